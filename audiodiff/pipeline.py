@@ -1,0 +1,212 @@
+"""``Pipeline``: prompt or label -> audio, and the model folder format (config.json + safetensors)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor
+
+from audiodiff import samplers, schedules
+from audiodiff.conditioning import Conditioner, build_conditioner
+from audiodiff.config import ModelFormatError, PipelineConfig
+from audiodiff.denoiser import Denoiser, guided
+from audiodiff.fileio import atomic_path, file_hash, write_json
+from audiodiff.models.config import build_unet
+from audiodiff.spectrogram import denormalize
+from audiodiff.vocoders import Vocoder, load_vocoder
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default"
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class Generation:
+    """What a pipeline call returns.
+
+    Attributes:
+        audio: ``[num, samples]`` float waveforms in ``[-1, 1]``.
+        sample_rate: samples per second of ``audio``.
+        seeds: the seed of each row (row ``i`` is reproduced alone with ``seed=seeds[i]``).
+        mel: ``[num, n_mels, frames]`` the generated normalised log-mels.
+    """
+
+    audio: Tensor
+    sample_rate: int
+    seeds: list[int]
+    mel: Tensor
+
+
+def _fail(path: Path, why: str) -> ModelFormatError:
+    return ModelFormatError(f"{path} is not a usable audiodiff model: {why}")
+
+
+class Pipeline:
+    """A text- or class-conditioned mel diffusion model with its vocoder."""
+
+    def __init__(
+        self, config: PipelineConfig, denoiser: Denoiser, conditioner: Conditioner, vocoder: Vocoder
+    ) -> None:
+        vocoder_mel = vocoder.mel_config
+        if vocoder_mel != config.mel:
+            from audiodiff.spectrogram import check_mel_config
+
+            check_mel_config(config.mel, vocoder_mel, what=f"the {vocoder.name} vocoder")
+        self.config = config
+        self.denoiser = denoiser.eval()
+        self.conditioner = conditioner.eval()
+        self.vocoder = vocoder.eval()
+        self.model_hash: str | None = None
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig, vocoder: str | None = None) -> Pipeline:
+        """A pipeline with freshly initialised weights."""
+        denoiser = Denoiser(build_unet(config.unet), config.diffusion)
+        return cls(config, denoiser, build_conditioner(config.conditioner),
+                   load_vocoder(vocoder or config.vocoder, config.mel))
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path | None = None, *, vocoder: str | None = None, device: str | torch.device = "cpu"
+    ) -> Pipeline:
+        """Load a model folder (``config.json`` + ``model.safetensors``); ``None`` = the bundled model."""
+        path = Path(path) if path is not None else DEFAULT_MODEL
+        if path is DEFAULT_MODEL and not (path / CONFIG).is_file():
+            raise ModelFormatError("no bundled default model is installed; pass a model folder (--model PATH)")
+        if not path.is_dir():
+            raise _fail(path, "no such folder")
+        config = PipelineConfig.load(path / CONFIG)
+        if not (path / WEIGHTS).is_file():
+            raise _fail(path, f"{WEIGHTS} is missing")
+        pipe = cls.from_config(config, vocoder=_resolve_vocoder(vocoder or config.vocoder, path))
+        try:
+            state = load_file(path / WEIGHTS)
+        except (SafetensorError, OSError) as err:
+            raise _fail(path, f"{WEIGHTS} is corrupt ({err})") from err
+        pipe._load_state(state, path)
+        pipe.model_hash = file_hash(path / WEIGHTS)
+        return pipe.to(device)
+
+    def _load_state(self, state: dict[str, Tensor], path: Path) -> None:
+        for prefix, module in (("unet.", self.denoiser.network), ("conditioner.", self.conditioner)):
+            part = {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)}
+            try:
+                module.load_state_dict(part, strict=True)
+            except RuntimeError as err:
+                first = str(err).strip().splitlines()[0]
+                raise _fail(path, f"weights do not match config.json ({first})") from err
+
+    def state_dict(self, dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+        """Flat weights: ``unet.*`` and ``conditioner.*`` (the frozen text encoder is not saved)."""
+        state = {f"unet.{k}": v for k, v in self.denoiser.network.state_dict().items()}
+        state.update({f"conditioner.{k}": v for k, v in self.conditioner.state_dict().items()})
+        return {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
+
+    def save_pretrained(self, path: str | Path, *, overwrite: bool = False, dtype: torch.dtype = torch.float32) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` into the folder ``path`` atomically."""
+        with atomic_path(path, overwrite=overwrite, directory=True) as tmp:
+            save_file(self.state_dict(dtype), tmp / WEIGHTS, metadata={"format": "audiodiff"})
+            write_json(tmp / CONFIG, self.config.to_dict())
+        self.model_hash = file_hash(Path(path) / WEIGHTS)
+        return Path(path)
+
+    def to(self, device: str | torch.device) -> Pipeline:
+        for module in (self.denoiser, self.conditioner, self.vocoder):
+            module.to(device)
+        return self
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.denoiser.parameters()).device
+
+    def encode(self, prompt: Sequence[str] | None, label: Sequence[str | int] | None, num: int):
+        """Conditioning for ``num`` rows from prompts or labels (one value is repeated)."""
+        kind = self.config.conditioner.kind
+        if kind == "class" and prompt is not None:
+            raise ValueError("this model is class-conditioned and takes --label, not a text prompt; "
+                             f"labels: {', '.join(self.config.conditioner.labels)}")
+        if kind == "text" and label is not None:
+            raise ValueError("this model is text-conditioned; describe the sound with --prompt instead of --label")
+        items = prompt if kind == "text" else label
+        if items is None:
+            return self.conditioner.null(num)
+        items = list(items)
+        if len(items) == 1:
+            items = items * num
+        if len(items) != num:
+            raise ValueError(f"got {len(items)} conditions for num={num}; give one or exactly num")
+        return self.conditioner(items)
+
+    @torch.inference_mode()
+    def __call__(
+        self,
+        prompt: str | Sequence[str] | None = None,
+        *,
+        negative_prompt: str | None = None,
+        label: str | int | Sequence[str | int] | None = None,
+        num: int = 1,
+        steps: int | None = None,
+        guidance: float | None = None,
+        sampler: str | None = None,
+        seed: int | None = None,
+        duration: float | None = None,
+        progress: ProgressFn | None = None,
+    ) -> Generation:
+        """Generate ``num`` sounds; row ``i`` uses seed ``seed + i`` and equals that request made alone."""
+        d = self.config.defaults
+        steps = d.steps if steps is None else steps
+        guidance = d.guidance if guidance is None else guidance
+        sample_fn = samplers.get_sampler(sampler or d.sampler)
+        frames, samples = self.frames_for(d.duration if duration is None else duration)
+        if num < 1:
+            raise ValueError(f"num must be at least 1, got {num}")
+        if steps < 1:
+            raise ValueError(f"steps must be at least 1, got {steps}")
+        if guidance < 0:
+            raise ValueError(f"guidance must be >= 0, got {guidance}")
+        if negative_prompt is not None and self.config.conditioner.kind != "text":
+            raise ValueError("a negative prompt needs a text-conditioned model")
+
+        as_list = [prompt] if isinstance(prompt, str) else prompt
+        labels = [label] if isinstance(label, (str, int)) else label
+        cond = self.encode(as_list, labels, num)
+        uncond = self.conditioner([negative_prompt] * num) if negative_prompt else self.conditioner.null(num)
+
+        base = secrets.randbelow(2**31) if seed is None else int(seed)
+        seeds = [base + i for i in range(num)]
+        gens = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+        sigmas = schedules.get_sigmas(self.config.diffusion.schedule, steps,
+                                      self.config.diffusion.sigma_min, self.config.diffusion.sigma_max)
+        sigmas = sigmas.to(self.device)
+        shape = (self.config.mel.n_mels, frames)
+        x = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in gens]) * sigmas[0]
+        callback = None if progress is None else (lambda i, total, *_: progress(i + 1, total))
+        fn = guided(self.denoiser, cond.to(self.device), uncond.to(self.device), guidance)
+        mel = sample_fn(fn, x, sigmas, generator=gens, callback=callback).clamp(-1, 1)
+        log_mel = denormalize(mel, self.config.mel)
+        # one row at a time: iterative vocoders amplify batch-size-dependent rounding
+        audio = torch.cat([self.vocoder(row[None], self.config.mel) for row in log_mel])[:, :samples]
+        return Generation(audio.clamp(-1, 1).cpu(), self.config.mel.sample_rate, seeds, mel.cpu())
+
+    def frames_for(self, duration: float) -> tuple[int, int]:
+        """(mel frames the model generates, audio samples returned) for ``duration`` seconds."""
+        if not 0 < duration <= 60:
+            raise ValueError(f"duration must be in (0, 60] seconds, got {duration}")
+        samples = round(duration * self.config.mel.sample_rate)
+        multiple = self.config.unet.length_multiple
+        frames = -(-self.config.mel.num_frames(samples) // multiple) * multiple
+        return frames, samples
+
+
+def _resolve_vocoder(spec: str, model_dir: Path) -> str:
+    """A vocoder given relative to the model folder (e.g. ``vocoder/``) becomes an absolute path."""
+    candidate = model_dir / spec
+    return str(candidate) if candidate.is_dir() else spec

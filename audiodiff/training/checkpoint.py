@@ -1,0 +1,56 @@
+"""Checkpoints: atomic writes, weights-only loading, and export of a checkpoint to a Pipeline folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
+
+from audiodiff.config import PipelineConfig
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Writes each checkpoint to a temporary file and renames it, so a kill never leaves a torn file;
+    loads with ``weights_only=True`` so a checkpoint can never run code."""
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            torch.save(checkpoint, tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def load_checkpoint(self, path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None) -> dict[str, Any]:
+        return load_checkpoint(path, map_location=map_location)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
+    """Read a training checkpoint safely (tensors and plain Python values only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}; train first or give the path of a .ckpt file")
+    return torch.load(path, map_location=map_location, weights_only=True)
+
+
+def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
+                      dtype: torch.dtype = torch.float32) -> Path:
+    """Turn a diffusion training checkpoint's EMA weights into a Pipeline folder at ``out``."""
+    from audiodiff.pipeline import Pipeline
+
+    ckpt = load_checkpoint(ckpt_path)
+    config_dict = ckpt.get("pipeline_config")
+    if config_dict is None:
+        raise ValueError(f"{ckpt_path} is not an audiodiff diffusion checkpoint (no pipeline_config)")
+    pipe = Pipeline.from_config(PipelineConfig.from_dict(config_dict), vocoder="griffinlim")
+    state = ckpt["state_dict"]
+    pipe.denoiser.network.load_state_dict({k[len("ema."):]: v for k, v in state.items() if k.startswith("ema.")})
+    pipe.conditioner.load_state_dict(
+        {k[len("conditioner."):]: v for k, v in state.items() if k.startswith("conditioner.")}
+    )
+    return pipe.save_pretrained(out, overwrite=overwrite, dtype=dtype)

@@ -1,0 +1,33 @@
+"""``audiodiff train``: LightningCLI over :class:`DiffusionModule` and :class:`AudioDataModule`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lightning.pytorch import Trainer
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.cli import LightningCLI
+
+from audiodiff.data.datamodule import AudioDataModule
+from audiodiff.training.checkpoint import AtomicCheckpointIO
+from audiodiff.training.module import DiffusionModule
+
+
+class TrainCLI(LightningCLI):
+    """LightningCLI whose trainers always write checkpoints atomically and load them weights-only."""
+
+    def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
+        plugins = config.get("plugins") or []
+        plugins = plugins if isinstance(plugins, list) else [plugins]
+        if not any(isinstance(p, AtomicCheckpointIO) for p in plugins):
+            config["plugins"] = [*plugins, AtomicCheckpointIO()]
+        return super()._instantiate_trainer(config, callbacks)
+
+
+def train(argv: Sequence[str]) -> None:
+    """Run LightningCLI ``fit`` (or the subcommand given first) with ``argv``."""
+    args = list(argv)
+    if not args or args[0].startswith("-"):
+        args = ["fit", *args]
+    TrainCLI(DiffusionModule, AudioDataModule, args=args, save_config_kwargs={"overwrite": True})

@@ -1,0 +1,135 @@
+"""The diffusion LightningModule: it is handed its components' configs and only sees cached tensors.
+
+The network's mel size and conditioning widths come from the data cache in :meth:`setup`, so a
+recipe only chooses the U-Net's capacity.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from audiodiff.conditioning import ConditionerConfig, build_conditioner
+from audiodiff.conditioning_types import Conditioning
+from audiodiff.config import PipelineConfig, SamplingDefaults
+from audiodiff.denoiser import Denoiser, DiffusionConfig
+from audiodiff.models.config import UNetConfig, build_unet
+from audiodiff.spectrogram import MelConfig
+from audiodiff.training.ema import ema_decay, ema_update
+
+
+def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float = 0.05) -> float:
+    """Learning-rate multiplier: linear warm-up to 1, then cosine decay to ``min_ratio``."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class DiffusionModule(L.LightningModule):
+    """Trains ``Denoiser(UNet)`` with classifier-free-guidance dropout, AdamW and EMA weights.
+
+    Args:
+        unet: the U-Net's shape; ``n_mels``, ``cond_dim`` and ``token_dim`` are taken from the data.
+        diffusion: noise process and prediction target.
+        cond_dropout: probability that a training example's condition is replaced by the null one.
+        lr, weight_decay, betas: AdamW settings.
+        warmup_steps: linear learning-rate warm-up; then cosine decay until ``trainer.max_steps``.
+        ema_decay: the EMA's final decay; EMA weights are used for validation, samples and export.
+        seed: the noise of step ``s`` comes from a generator seeded with ``(seed, s, rank)`` so a
+            resumed run draws exactly what an uninterrupted one would.
+        sampling: defaults stored in the exported pipeline.
+    """
+
+    def __init__(
+        self,
+        unet: UNetConfig,
+        diffusion: DiffusionConfig = DiffusionConfig(),
+        cond_dropout: float = 0.1,
+        lr: float = 2e-4,
+        weight_decay: float = 0.01,
+        betas: tuple[float, float] = (0.9, 0.99),
+        warmup_steps: int = 500,
+        ema_decay: float = 0.999,
+        seed: int = 0,
+        sampling: SamplingDefaults = SamplingDefaults(),
+    ) -> None:
+        super().__init__()
+        if not 0 <= cond_dropout < 1:
+            raise ValueError(f"cond_dropout must be in [0, 1), got {cond_dropout}")
+        self.save_hyperparameters(ignore=["unet", "diffusion", "sampling"])
+        self.unet_config, self.diffusion_config, self.sampling = unet, diffusion, sampling
+        self.pipeline_config: PipelineConfig | None = None
+
+    def configure_from_data(self, mel: MelConfig, conditioner: ConditionerConfig) -> None:
+        """Build network, EMA copy and conditioner for the data's mel and conditioning settings."""
+        if self.pipeline_config is not None:
+            return
+        unet = dataclasses.replace(self.unet_config, n_mels=mel.n_mels, cond_dim=conditioner.dim,
+                                   token_dim=conditioner.token_dim)
+        self.pipeline_config = PipelineConfig(mel=mel, unet=unet, conditioner=conditioner,
+                                              diffusion=self.diffusion_config, defaults=self.sampling)
+        self.denoiser = Denoiser(build_unet(unet), self.diffusion_config)
+        self.ema = copy.deepcopy(self.denoiser.network).requires_grad_(False).eval()
+        self.conditioner = build_conditioner(conditioner)
+
+    def setup(self, stage: str) -> None:
+        data = self.trainer.datamodule
+        self.configure_from_data(data.mel_config, data.conditioner_config)
+
+    def step_generator(self, offset: int = 0) -> torch.Generator:
+        """A generator for this step, rank and purpose, independent of any global RNG state."""
+        seed = (self.hparams.seed * 1_000_003 + self.global_step) * 97 + self.global_rank * 7 + offset
+        return torch.Generator(device=self.device).manual_seed(seed)
+
+    def batch_conditioning(self, batch: dict[str, Tensor]) -> Conditioning:
+        """The batch's (un-dropped) conditioning."""
+        if self.pipeline_config.conditioner.kind == "class":
+            return self.conditioner(batch["label"].tolist())
+        return Conditioning(batch["pooled"], batch["tokens"], batch["token_mask"])
+
+    def model_step(self, batch: dict[str, Tensor], generator: torch.Generator, network: torch.nn.Module) -> Tensor:
+        """Mean loss over the batch with conditioning dropout (shared by train and validation)."""
+        cond = self.batch_conditioning(batch)
+        keep = torch.rand(len(cond), generator=generator, device=self.device) >= self.hparams.cond_dropout
+        cond = self.conditioner.drop(cond, keep)
+        denoiser = self.denoiser if network is self.denoiser.network else Denoiser(network, self.diffusion_config)
+        return denoiser.loss(batch["mel"], cond, generator=generator).mean()
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = self.model_step(batch, self.step_generator(), self.denoiser.network)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["mel"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        gen = torch.Generator(device=self.device).manual_seed(self.hparams.seed + batch_idx)
+        loss = self.model_step(batch, gen, self.ema)
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["mel"].shape[0])
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        ema_update(self.ema, self.denoiser.network, ema_decay(self.global_step, self.hparams.ema_decay))
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay,
+                                betas=tuple(self.hparams.betas))
+        total = self.trainer.max_steps if self.trainer.max_steps > 0 else 100_000
+        warmup = self.hparams.warmup_steps
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, max(1, warmup), total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["pipeline_config"] = self.pipeline_config.to_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = PipelineConfig.from_dict(checkpoint["pipeline_config"])
+        if self.pipeline_config is not None and saved != self.pipeline_config:
+            raise ValueError("the checkpoint was made with another model or data config; "
+                             "resume with the recipe and cache it was trained with")
+        self.configure_from_data(saved.mel, saved.conditioner)

@@ -1,0 +1,52 @@
+"""Vocoders: natural-log mel ``[n, n_mels, frames]`` -> waveform, chosen by :func:`load_vocoder`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from audiodiff.spectrogram import MelConfig
+from audiodiff.vocoders.base import Vocoder
+from audiodiff.vocoders.griffinlim import GriffinLimVocoder
+
+__all__ = ["VOCODERS", "GriffinLimVocoder", "Vocoder", "load_vocoder"]
+
+
+def _griffinlim(mel_config: MelConfig, option: str | None) -> Vocoder:
+    """``griffinlim`` or ``griffinlim:N`` for N iterations."""
+    if option is None:
+        return GriffinLimVocoder(mel_config)
+    if not option.isdecimal() or int(option) < 1:
+        raise ValueError(f"griffinlim:N needs a whole number of iterations N >= 1, not {option!r}")
+    return GriffinLimVocoder(mel_config, n_iter=int(option))
+
+
+# name -> factory(mel_config, text after "name:" or None)
+VOCODERS: dict[str, Callable[[MelConfig, str | None], Vocoder]] = {"griffinlim": _griffinlim}
+
+
+def load_vocoder(spec: str, mel_config: MelConfig) -> Vocoder:
+    """Build the vocoder named by ``spec`` for mels made with ``mel_config``.
+
+    ``spec`` is a registered name, optionally with an option after a colon (``"griffinlim"``,
+    ``"griffinlim:100"``), or the path of a saved vocoder folder.
+    """
+    name, _, option = spec.partition(":")
+    if name in VOCODERS:
+        return VOCODERS[name](mel_config, option or None)
+    path = Path(spec)
+    if len(path.parts) > 1 or path.exists():
+        return _load_folder(path)
+    raise ValueError(
+        f"unknown vocoder {spec!r}; known vocoders: {', '.join(sorted(VOCODERS))} "
+        "(or the path of a folder with config.json and model.safetensors)"
+    )
+
+
+def _load_folder(path: Path) -> Vocoder:
+    """Load a saved vocoder from ``path`` (``config.json`` + ``model.safetensors``)."""
+    if not ((path / "config.json").is_file() and (path / "model.safetensors").is_file()):
+        raise ValueError(
+            f"{path} is not a vocoder folder (needs config.json and model.safetensors)"
+        )
+    raise ValueError(f"{path} holds a saved vocoder, but no saved vocoder type is known yet")

@@ -1,0 +1,37 @@
+"""The vocoder interface: natural-log mel `[n, n_mels, frames]` -> waveform `[n, samples]`."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+from torch import Tensor, nn
+
+from audiodiff.spectrogram import MelConfig, check_mel_config
+
+
+class Vocoder(nn.Module, ABC):
+    """Turns log-mel spectrograms made with :attr:`mel_config` back into audio.
+
+    Subclasses implement :meth:`synthesize`; callers use :meth:`forward`, which checks the
+    frequency axis and, when given, the ``MelConfig`` the mel was made with.
+    """
+
+    name: str = "vocoder"
+
+    def __init__(self, mel_config: MelConfig) -> None:
+        super().__init__()
+        self.mel_config = mel_config
+
+    @abstractmethod
+    def synthesize(self, log_mel: Tensor) -> Tensor:
+        """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
+
+    def forward(self, log_mel: Tensor, mel_config: MelConfig | None = None) -> Tensor:
+        if mel_config is not None:
+            check_mel_config(self.mel_config, mel_config, what=f"the mel given to the {self.name} vocoder")
+        if log_mel.dim() != 3 or log_mel.shape[1] != self.mel_config.n_mels:
+            raise ValueError(
+                f"{self.name} vocoder expects a log-mel of shape [n, {self.mel_config.n_mels}, frames], "
+                f"got {tuple(log_mel.shape)}"
+            )
+        return self.synthesize(log_mel)

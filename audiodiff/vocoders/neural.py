@@ -1,0 +1,228 @@
+"""Neural vocoder in the style of Vocos (Siuzdak, 2023): log-mel -> ConvNeXt -> STFT -> iSTFT.
+
+The network predicts the complex STFT of the waveform at the mel analysis' own resolution
+(``n_fft``, ``hop_length``) and one inverse STFT turns it into audio, so there is no upsampling
+stack: all layers run at the frame rate and the model is fast on a CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from audiodiff.config import ModelFormatError
+from audiodiff.fileio import atomic_path, write_json
+from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
+from audiodiff.vocoders.base import Vocoder
+
+FORMAT_VERSION = 1
+KIND = "vocos"
+CONFIG = "config.json"
+WEIGHTS = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class NeuralVocoderConfig:
+    """Shape of a :class:`NeuralVocoder`; saved as ``config.json`` next to the weights.
+
+    Args:
+        mel: the analysis settings of the mels the vocoder accepts (and of its inverse STFT).
+        dim: channels of the ConvNeXt trunk.
+        intermediate_dim: hidden width of each block's pointwise MLP (Vocos uses ``3 * dim``).
+        num_layers: ConvNeXt blocks.
+        kernel_size: width of the depthwise convolutions (odd).
+        max_magnitude: predicted STFT magnitudes are clipped to this (``exp`` of the log output).
+    """
+
+    mel: MelConfig = field(default_factory=MelConfig)
+    dim: int = 256
+    intermediate_dim: int = 768
+    num_layers: int = 8
+    kernel_size: int = 7
+    max_magnitude: float = 100.0
+
+    def __post_init__(self) -> None:
+        if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
+            raise ValueError("dim, intermediate_dim and num_layers must be positive")
+        if self.kernel_size < 1 or self.kernel_size % 2 == 0:
+            raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.max_magnitude <= 0:
+            raise ValueError(f"max_magnitude must be positive, got {self.max_magnitude}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NeuralVocoderConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"unknown vocoder config fields {unknown}; known: {sorted(names)}")
+        values = dict(data)
+        if "mel" in values:
+            values["mel"] = MelConfig.from_dict(values["mel"])
+        return cls(**values)
+
+
+class ConvNeXtBlock(nn.Module):
+    """Depthwise conv -> LayerNorm -> pointwise MLP (GELU) -> layer scale, plus the input."""
+
+    def __init__(self, dim: int, intermediate_dim: int, kernel_size: int, layer_scale: float) -> None:
+        super().__init__()
+        self.dwconv = nn.Conv1d(dim, dim, kernel_size, padding=kernel_size // 2, groups=dim)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.pwconv1 = nn.Linear(dim, intermediate_dim)
+        self.act = nn.GELU()
+        self.pwconv2 = nn.Linear(intermediate_dim, dim)
+        self.gamma = nn.Parameter(torch.full((dim,), layer_scale))
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[n, dim, frames]`` -> ``[n, dim, frames]``."""
+        h = self.norm(self.dwconv(x).transpose(1, 2))
+        h = self.pwconv2(self.act(self.pwconv1(h))) * self.gamma
+        return x + h.transpose(1, 2)
+
+
+class VocosNetwork(nn.Module):
+    """Normalised log-mel ``[n, n_mels, frames]`` -> complex STFT ``[n, n_fft // 2 + 1, frames]``."""
+
+    def __init__(self, config: NeuralVocoderConfig) -> None:
+        super().__init__()
+        mel, dim = config.mel, config.dim
+        self.max_log_magnitude = float(torch.tensor(config.max_magnitude).log())
+        self.embed = nn.Conv1d(mel.n_mels, dim, config.kernel_size, padding=config.kernel_size // 2)
+        self.norm = nn.LayerNorm(dim, eps=1e-6)
+        self.blocks = nn.ModuleList(
+            ConvNeXtBlock(dim, config.intermediate_dim, config.kernel_size, 1.0 / config.num_layers)
+            for _ in range(config.num_layers)
+        )
+        self.final_norm = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, 2 * (mel.n_fft // 2 + 1))
+        self.apply(_init_weights)
+
+    def forward(self, x: Tensor) -> Tensor:
+        h = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)
+        for block in self.blocks:
+            h = block(h)
+        log_magnitude, angle = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
+        magnitude = log_magnitude.clamp(max=self.max_log_magnitude).exp()
+        return torch.complex(magnitude * torch.cos(angle), magnitude * torch.sin(angle))
+
+
+def _init_weights(module: nn.Module) -> None:
+    if isinstance(module, (nn.Conv1d, nn.Linear)):
+        nn.init.trunc_normal_(module.weight, std=0.02)
+        nn.init.zeros_(module.bias)
+
+
+class NeuralVocoder(Vocoder):
+    """Vocos-style vocoder: a ConvNeXt network predicts the STFT, ``torch.istft`` inverts it.
+
+    Runs on the device of its weights, in float32 (inputs of other float dtypes are cast).
+    """
+
+    name = "neural"
+
+    def __init__(self, config: NeuralVocoderConfig) -> None:
+        super().__init__(config.mel)
+        self.config = config
+        self.network = VocosNetwork(config)
+        self.register_buffer("window", torch.hann_window(config.mel.win_length), persistent=False)
+
+    def synthesize(self, log_mel: Tensor) -> Tensor:
+        """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
+        mel = self.mel_config
+        x = normalize(log_mel.to(self.window.dtype), mel)
+        return torch.istft(
+            self.network(x),
+            n_fft=mel.n_fft,
+            hop_length=mel.hop_length,
+            win_length=mel.win_length,
+            window=self.window,
+            center=True,
+            length=mel.num_samples(log_mel.shape[-1]),
+        )
+
+    def save_pretrained(
+        self, path: str | Path, *, overwrite: bool = False, dtype: torch.dtype = torch.float32
+    ) -> Path:
+        """Write ``config.json`` + ``model.safetensors`` (weights in ``dtype``) into the folder ``path``.
+
+        The folder is written next to ``path`` and renamed into place, so it is never half-written.
+        """
+        state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in self.state_dict().items()}
+        with atomic_path(path, overwrite=overwrite, directory=True) as tmp:
+            save_file(state, tmp / WEIGHTS, metadata={"format": "audiodiff-vocoder"})
+            write_json(tmp / CONFIG, self.config_json())
+        return Path(path)
+
+    def config_json(self) -> dict[str, Any]:
+        """What ``config.json`` holds: format version, kind and the :class:`NeuralVocoderConfig`."""
+        from audiodiff import __version__
+
+        return {"format_version": FORMAT_VERSION, "kind": KIND, "audiodiff_version": __version__,
+                **self.config.to_dict()}
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, *, mel_config: MelConfig | None = None) -> NeuralVocoder:
+        """Load a folder written by :meth:`save_pretrained` (float32, on the CPU).
+
+        Raises:
+            ModelFormatError: (a ``ValueError``) when files are missing, corrupt or from a newer
+                format.
+            MelConfigMismatch: when ``mel_config`` is given and differs from the vocoder's.
+        """
+        path = Path(path)
+        config = _read_config(path)
+        if mel_config is not None:
+            check_mel_config(mel_config, config.mel, what=f"the neural vocoder in {path}")
+        if not (path / WEIGHTS).is_file():
+            raise _fail(path, f"{WEIGHTS} is missing")
+        try:
+            state = load_file(path / WEIGHTS)
+        except (SafetensorError, OSError) as err:
+            raise _fail(path, f"{WEIGHTS} is corrupt ({err})") from err
+        vocoder = cls(config)
+        try:
+            vocoder.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+        except RuntimeError as err:
+            first = str(err).strip().splitlines()[0]
+            raise _fail(path, f"weights do not match {CONFIG} ({first})") from err
+        return vocoder.eval()
+
+
+def _fail(path: Path, why: str) -> ModelFormatError:
+    return ModelFormatError(f"{path} is not a usable neural vocoder folder: {why}")
+
+
+def _read_config(path: Path) -> NeuralVocoderConfig:
+    """Parse and check ``path/config.json``."""
+    if not (path / CONFIG).is_file():
+        raise _fail(path, f"{CONFIG} is missing")
+    try:
+        data = json.loads((path / CONFIG).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise _fail(path, f"{CONFIG} is not valid JSON ({err})") from err
+    if not isinstance(data, dict) or not isinstance(data.get("format_version"), int):
+        raise _fail(path, f"{CONFIG} has no format_version; it was not written by audiodiff")
+    if data["format_version"] > FORMAT_VERSION:
+        raise _fail(
+            path,
+            f"it uses format {data['format_version']} but this audiodiff reads up to "
+            f"{FORMAT_VERSION}; upgrade with: pip install -U audiodiff",
+        )
+    if data.get("kind") != KIND:
+        raise _fail(path, f"{CONFIG} is for a {data.get('kind')!r} model, not a {KIND!r} vocoder")
+    fields = {k: v for k, v in data.items() if k not in ("format_version", "kind", "audiodiff_version")}
+    try:
+        return NeuralVocoderConfig.from_dict(fields)
+    except (TypeError, ValueError) as err:
+        raise _fail(path, f"{CONFIG} is invalid ({err})") from err

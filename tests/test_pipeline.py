@@ -1,0 +1,176 @@
+"""Pipeline: generation semantics, reproducibility, save/load and the model-folder error paths."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiodiff.config import FORMAT_VERSION, ModelFormatError
+from audiodiff.pipeline import Pipeline
+from tests.conftest import LABELS, TINY_MEL, tiny_config
+
+
+@pytest.fixture(scope="module")
+def class_pipe(class_model_dir: Path) -> Pipeline:
+    return Pipeline.from_pretrained(class_model_dir)
+
+
+@pytest.fixture(scope="module")
+def text_pipe(text_model_dir: Path) -> Pipeline:
+    return Pipeline.from_pretrained(text_model_dir)
+
+
+def test_output_shape_rate_and_duration(class_pipe: Pipeline) -> None:
+    out = class_pipe(label="kick", num=3, seed=0, duration=0.5)
+    assert out.audio.shape == (3, 4000)
+    assert out.sample_rate == TINY_MEL.sample_rate
+    assert out.seeds == [0, 1, 2]
+    assert out.mel.shape[:2] == (3, TINY_MEL.n_mels) and out.mel.shape[2] % 2 == 0
+    assert out.audio.abs().max() <= 1.0 and torch.isfinite(out.audio).all()
+
+
+def test_same_seed_same_audio_and_different_seed_differs(class_pipe: Pipeline) -> None:
+    a = class_pipe(label="snare", seed=7)
+    b = class_pipe(label="snare", seed=7)
+    c = class_pipe(label="snare", seed=8)
+    assert torch.equal(a.audio, b.audio)
+    assert not torch.equal(a.audio, c.audio)
+
+
+@pytest.mark.parametrize("sampler", ["ddpm", "euler_a", "dpmpp_2m", "heun"])
+def test_batch_row_equals_request_made_alone(class_pipe: Pipeline, sampler: str) -> None:
+    batch = class_pipe(label=["kick", "hat", "snare"], num=3, seed=10, sampler=sampler)
+    for i, label in enumerate(["kick", "hat", "snare"]):
+        alone = class_pipe(label=label, seed=10 + i, sampler=sampler)
+        assert torch.equal(batch.mel[i], alone.mel[0])
+        assert torch.equal(batch.audio[i], alone.audio[0])
+
+
+def test_text_batch_row_equals_request_made_alone(text_pipe: Pipeline) -> None:
+    prompts = ["a punchy kick drum", "soft felt piano note with a very long tail and a lot of reverb"]
+    batch = text_pipe(prompt=prompts, num=2, seed=3, negative_prompt="noise")
+    for i, prompt in enumerate(prompts):
+        alone = text_pipe(prompt=prompt, seed=3 + i, negative_prompt="noise")
+        assert torch.equal(batch.mel[i], alone.mel[0])
+        assert torch.equal(batch.audio[i], alone.audio[0])
+
+
+def test_condition_and_guidance_change_the_output(class_pipe: Pipeline, text_pipe: Pipeline) -> None:
+    kick, hat = class_pipe(label="kick", seed=1), class_pipe(label="hat", seed=1)
+    assert (kick.mel - hat.mel).abs().max() > 1e-3
+    low, high = class_pipe(label="kick", seed=1, guidance=1.0), class_pipe(label="kick", seed=1, guidance=5.0)
+    assert (low.mel - high.mel).abs().max() > 1e-3
+    plain = text_pipe(prompt="a kick", seed=2)
+    negative = text_pipe(prompt="a kick", seed=2, negative_prompt="a snare")
+    assert (plain.mel - negative.mel).abs().max() > 1e-3
+
+
+def test_save_load_round_trip_is_exact(class_pipe: Pipeline, tmp_path: Path) -> None:
+    class_pipe.save_pretrained(tmp_path / "copy")
+    again = Pipeline.from_pretrained(tmp_path / "copy")
+    assert again.config == class_pipe.config
+    assert torch.equal(again(label=2, seed=5).audio, class_pipe(label="hat", seed=5).audio)
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["config.json", "model.safetensors"]
+    data = json.loads((tmp_path / "copy" / "config.json").read_text())
+    assert data["format_version"] == FORMAT_VERSION and data["mel"]["n_mels"] == TINY_MEL.n_mels
+    assert data["conditioner"]["labels"] == list(LABELS)
+
+
+def test_save_refuses_to_overwrite(class_pipe: Pipeline, tmp_path: Path) -> None:
+    class_pipe.save_pretrained(tmp_path / "m")
+    before = (tmp_path / "m" / "model.safetensors").read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite"):
+        class_pipe.save_pretrained(tmp_path / "m")
+    class_pipe.save_pretrained(tmp_path / "m", overwrite=True)
+    assert (tmp_path / "m" / "model.safetensors").read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m"], "no temporary folders may be left"
+
+
+def test_fp16_weights_load_close_to_fp32(class_pipe: Pipeline, tmp_path: Path) -> None:
+    class_pipe.save_pretrained(tmp_path / "half", dtype=torch.float16)
+    half = Pipeline.from_pretrained(tmp_path / "half")
+    a, b = class_pipe(label="kick", seed=0), half(label="kick", seed=0)
+    assert (a.mel - b.mel).abs().mean() < 0.05
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"label": "kick", "sampler": "nope"}, "unknown sampler"),
+        ({"label": "kick", "steps": 0}, "steps"),
+        ({"label": "kick", "guidance": -1.0}, "guidance"),
+        ({"label": "cowbell"}, "unknown label 'cowbell'; this model knows: kick, snare, hat"),
+        ({"prompt": "a kick"}, "class-conditioned"),
+        ({"label": "kick", "duration": 0.0}, "duration"),
+        ({"label": "kick", "num": 0}, "num"),
+        ({"label": "kick", "negative_prompt": "x"}, "negative prompt"),
+    ],
+)
+def test_bad_requests_raise_clear_errors(class_pipe: Pipeline, kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        class_pipe(**kwargs)
+
+
+def test_label_to_text_model_is_refused(text_pipe: Pipeline) -> None:
+    with pytest.raises(ValueError, match="text-conditioned"):
+        text_pipe(label="kick")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_missing_and_corrupt_model_folders(class_model_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelFormatError, match="no such folder"):
+        Pipeline.from_pretrained(tmp_path / "absent")
+    broken = _copy(class_model_dir, tmp_path / "json")
+    (broken / "config.json").write_text("{not json")
+    with pytest.raises(ModelFormatError, match="not valid JSON"):
+        Pipeline.from_pretrained(broken)
+    newer = _copy(class_model_dir, tmp_path / "newer")
+    data = json.loads((newer / "config.json").read_text())
+    data["format_version"] = FORMAT_VERSION + 1
+    (newer / "config.json").write_text(json.dumps(data))
+    with pytest.raises(ModelFormatError, match="upgrade"):
+        Pipeline.from_pretrained(newer)
+    no_weights = _copy(class_model_dir, tmp_path / "noweights")
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(ModelFormatError, match="model.safetensors is missing"):
+        Pipeline.from_pretrained(no_weights)
+    torn = _copy(class_model_dir, tmp_path / "torn")
+    data = (torn / "model.safetensors").read_bytes()
+    (torn / "model.safetensors").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelFormatError, match="corrupt"):
+        Pipeline.from_pretrained(torn)
+
+
+def test_weights_that_do_not_match_the_config(class_model_dir: Path, tmp_path: Path) -> None:
+    other = _copy(class_model_dir, tmp_path / "other")
+    data = json.loads((other / "config.json").read_text())
+    data["unet"]["base_channels"] = 16
+    (other / "config.json").write_text(json.dumps(data))
+    with pytest.raises(ModelFormatError, match="do not match config.json"):
+        Pipeline.from_pretrained(other)
+
+
+def test_vocoder_with_other_mel_settings_is_refused() -> None:
+    from audiodiff.spectrogram import MelConfigMismatch
+    from audiodiff.vocoders import GriffinLimVocoder
+
+    pipe = Pipeline.from_config(tiny_config())
+    other = GriffinLimVocoder(TINY_MEL.__class__(**{**TINY_MEL.to_dict(), "hop_length": 32}))
+    with pytest.raises(MelConfigMismatch, match="hop_length=32"):
+        Pipeline(pipe.config, pipe.denoiser, pipe.conditioner, other)
+
+
+def test_missing_default_model_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import audiodiff.pipeline as pipeline_module
+
+    monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL", tmp_path / "default")
+    with pytest.raises(ModelFormatError, match="no bundled default model"):
+        Pipeline.from_pretrained()
