@@ -65,8 +65,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else __import__("secrets").randbelow(2**31)
     paths = output_paths(Path(args.out), args.num, stem, [seed + i for i in range(args.num)], args.format)
     _check_writable([p for path in paths for p in (path, path.with_suffix(".json"))], args.overwrite)
+    paths[0].parent.mkdir(parents=True, exist_ok=True)
 
-    bar = tqdm(total=args.steps or pipe.config.defaults.steps, desc="denoising", unit="step",
+    bar = tqdm(total=args.num * (args.steps or pipe.config.defaults.steps), desc="denoising", unit="step",
                disable=args.quiet, file=sys.stderr)
     result = pipe(
         prompt=args.prompt, negative_prompt=args.negative_prompt, label=args.label, num=args.num,
@@ -75,7 +76,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     )
     bar.close()
     d = pipe.config.defaults
-    for path, audio, row_seed in zip(paths, result.audio, result.seeds):
+    for path, audio, row_seed in zip(paths, result.audio, result.seeds, strict=True):
         save(path, audio, result.sample_rate, overwrite=args.overwrite)
         sidecar = {
             "prompt": args.prompt, "negative_prompt": args.negative_prompt, "label": args.label,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from audiodiff import schedules
 from audiodiff.conditioning_types import Conditioning
+from audiodiff.samplers import randn_rows
 
 DenoiseFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -24,7 +25,7 @@ class DiffusionConfig:
     (pure noise) down to ``sigma_min`` for data normalised to about ``[-1, 1]``.
     """
 
-    prediction: Literal["eps", "v"] = "v"
+    prediction: schedules.PredictionTarget = "v"
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     schedule: str = "karras"
@@ -43,10 +44,6 @@ class DiffusionConfig:
         return cls(**data)
 
 
-def _bcast(sigma: Tensor, x: Tensor) -> Tensor:
-    return sigma.reshape(-1, *([1] * (x.dim() - 1)))
-
-
 class Denoiser(nn.Module):
     """``D(x, sigma, cond) -> x0`` for a network ``F(c_in * x, c_noise(sigma), cond)``.
 
@@ -60,7 +57,7 @@ class Denoiser(nn.Module):
 
     def forward(self, x: Tensor, sigma: Tensor, cond: Conditioning) -> Tensor:
         sigma = sigma.to(x.dtype)
-        out = self.network(x * _bcast(schedules.c_in(sigma), x), schedules.c_noise(sigma), cond)
+        out = self.network(x * schedules.expand_to(schedules.c_in(sigma), x), schedules.c_noise(sigma), cond)
         return schedules.x0_from_prediction(self.config.prediction, x, sigma, out)
 
     def loss(self, x0: Tensor, cond: Conditioning, generator: torch.Generator | None = None) -> Tensor:
@@ -70,9 +67,9 @@ class Denoiser(nn.Module):
             n, generator=generator, sigma_min=self.config.sigma_min,
             sigma_max=self.config.sigma_max, device=x0.device,
         ).to(x0.dtype)
-        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-        x = x0 + eps * _bcast(sigma, x0)
-        out = self.network(x * _bcast(schedules.c_in(sigma), x), schedules.c_noise(sigma), cond)
+        eps = randn_rows(x0.shape, generator, device=x0.device, dtype=x0.dtype)
+        x = x0 + eps * schedules.expand_to(sigma, x0)
+        out = self.network(x * schedules.expand_to(schedules.c_in(sigma), x), schedules.c_noise(sigma), cond)
         target = schedules.training_target(self.config.prediction, x0, eps, sigma)
         return (out.float() - target.float()).pow(2).flatten(1).mean(1)
 

@@ -14,6 +14,7 @@ from torch import Tensor
 
 from audiodiff import samplers, schedules
 from audiodiff.conditioning import Conditioner, build_conditioner
+from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import ModelFormatError, PipelineConfig
 from audiodiff.denoiser import Denoiser, guided
 from audiodiff.fileio import atomic_path, file_hash, write_json
@@ -160,7 +161,10 @@ class Pipeline:
         duration: float | None = None,
         progress: ProgressFn | None = None,
     ) -> Generation:
-        """Generate ``num`` sounds; row ``i`` uses seed ``seed + i`` and equals that request made alone."""
+        """Generate ``num`` sounds; row ``i`` uses seed ``seed + i`` and equals that request made alone.
+
+        ``progress(done, total)`` is called after every denoising step of every row.
+        """
         d = self.config.defaults
         steps = d.steps if steps is None else steps
         guidance = d.guidance if guidance is None else guidance
@@ -182,19 +186,31 @@ class Pipeline:
 
         base = secrets.randbelow(2**31) if seed is None else int(seed)
         seeds = [base + i for i in range(num)]
-        gens = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
         sigmas = schedules.get_sigmas(self.config.diffusion.schedule, steps,
                                       self.config.diffusion.sigma_min, self.config.diffusion.sigma_max)
+        mels, audios = [], []
+        for i, row_seed in enumerate(seeds):
+            # Rows are generated one at a time so that a row never depends on the batch: CPU kernels
+            # round differently for different batch sizes and Griffin-Lim amplifies that.
+            report = None if progress is None else (lambda s, t, i=i: progress(i * t + s, num * t))
+            mel, audio = self._generate(cond.select(slice(i, i + 1)), uncond.select(slice(i, i + 1)),
+                                        guidance, sample_fn, sigmas, frames, row_seed, report)
+            mels.append(mel)
+            audios.append(audio[:, :samples])
+        audio = torch.cat(audios).clamp(-1, 1)
+        return Generation(audio, self.config.mel.sample_rate, seeds, torch.cat(mels))
+
+    def _generate(self, cond: Conditioning, uncond: Conditioning, guidance: float, sample_fn: samplers.Sampler,
+                  sigmas: Tensor, frames: int, seed: int, progress: ProgressFn | None) -> tuple[Tensor, Tensor]:
+        """One sound: (normalised log-mel ``[1, n_mels, frames]``, audio ``[1, samples]``) on the CPU."""
+        gen = torch.Generator(device=self.device).manual_seed(seed)
         sigmas = sigmas.to(self.device)
-        shape = (self.config.mel.n_mels, frames)
-        x = torch.stack([torch.randn(shape, generator=g, device=self.device) for g in gens]) * sigmas[0]
+        x = samplers.randn_rows((1, self.config.mel.n_mels, frames), [gen], device=self.device) * sigmas[0]
         callback = None if progress is None else (lambda i, total, *_: progress(i + 1, total))
         fn = guided(self.denoiser, cond.to(self.device), uncond.to(self.device), guidance)
-        mel = sample_fn(fn, x, sigmas, generator=gens, callback=callback).clamp(-1, 1)
-        log_mel = denormalize(mel, self.config.mel)
-        # one row at a time: iterative vocoders amplify batch-size-dependent rounding
-        audio = torch.cat([self.vocoder(row[None], self.config.mel) for row in log_mel])[:, :samples]
-        return Generation(audio.clamp(-1, 1).cpu(), self.config.mel.sample_rate, seeds, mel.cpu())
+        mel = sample_fn(fn, x, sigmas, generator=[gen], callback=callback).clamp(-1, 1)
+        audio = self.vocoder(denormalize(mel, self.config.mel), self.config.mel)
+        return mel.cpu(), audio.cpu()
 
     def frames_for(self, duration: float) -> tuple[int, int]:
         """(mel frames the model generates, audio samples returned) for ``duration`` seconds."""
@@ -202,7 +218,8 @@ class Pipeline:
             raise ValueError(f"duration must be in (0, 60] seconds, got {duration}")
         samples = round(duration * self.config.mel.sample_rate)
         multiple = self.config.unet.length_multiple
-        frames = -(-self.config.mel.num_frames(samples) // multiple) * multiple
+        needed = -(-samples // self.config.mel.hop_length) + 1  # num_samples(frames) >= samples
+        frames = -(-needed // multiple) * multiple
         return frames, samples
 
 

@@ -194,3 +194,9 @@ def test_find_onset_finds_a_click_after_silence(channels: int) -> None:
 
 def test_find_onset_of_silence_is_zero() -> None:
     assert audio.find_onset(torch.zeros(1, 1000), SR) == 0
+
+
+def test_missing_output_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="does not exist") as error:
+        audio.save(tmp_path / "nope" / "tone.wav", sine(440, 0.1), SR)
+    assert str(tmp_path / "nope") in str(error.value)

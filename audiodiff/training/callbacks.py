@@ -21,7 +21,7 @@ def ema_pipeline(module: L.LightningModule, vocoder: str = "griffinlim") -> Pipe
 
 
 def spectrogram_image(mel: Tensor) -> Tensor:
-    """Normalised log-mel ``[n_mels, frames]`` in ``[-1, 1]`` -> image ``[1, n_mels, frames]`` (low bins at the bottom)."""
+    """Normalised log-mel ``[n_mels, frames]`` -> image ``[1, n_mels, frames]`` in [0, 1], low bins at the bottom."""
     return ((mel.clamp(-1, 1) + 1) / 2).flip(0).unsqueeze(0)
 
 

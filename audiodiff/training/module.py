@@ -23,6 +23,9 @@ from audiodiff.models.config import UNetConfig, build_unet
 from audiodiff.spectrogram import MelConfig
 from audiodiff.training.ema import ema_decay, ema_update
 
+DEFAULT_DIFFUSION = DiffusionConfig()
+DEFAULT_SAMPLING = SamplingDefaults()
+
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float = 0.05) -> float:
     """Learning-rate multiplier: linear warm-up to 1, then cosine decay to ``min_ratio``."""
@@ -50,7 +53,7 @@ class DiffusionModule(L.LightningModule):
     def __init__(
         self,
         unet: UNetConfig,
-        diffusion: DiffusionConfig = DiffusionConfig(),
+        diffusion: DiffusionConfig = DEFAULT_DIFFUSION,
         cond_dropout: float = 0.1,
         lr: float = 2e-4,
         weight_decay: float = 0.01,
@@ -58,7 +61,7 @@ class DiffusionModule(L.LightningModule):
         warmup_steps: int = 500,
         ema_decay: float = 0.999,
         seed: int = 0,
-        sampling: SamplingDefaults = SamplingDefaults(),
+        sampling: SamplingDefaults = DEFAULT_SAMPLING,
     ) -> None:
         super().__init__()
         if not 0 <= cond_dropout < 1:

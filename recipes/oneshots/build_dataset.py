@@ -34,7 +34,6 @@ from torch import Tensor
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[2])]
 
-from audiodiff.audio import AudioError, find_onset, load, save  # noqa: E402
 from oneshot_labels import (  # noqa: E402
     DRUM_KITS,
     MELODIC,
@@ -46,6 +45,8 @@ from oneshot_labels import (  # noqa: E402
     melodic_clip,
     melodic_pitches,
 )
+
+from audiodiff.audio import AudioError, find_onset, load, save  # noqa: E402
 
 HYDROGEN_DIR = Path("/usr/share/hydrogen/data/drumkits")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -88,6 +89,16 @@ class Unit:
     program: int = 0
     notes: tuple[tuple[int, int], ...] = ()
     hold_ms: int = 0
+
+
+@dataclass(frozen=True)
+class Build:
+    """Where and how clips are made: output folder, rate, SoundFont and the clips wanted."""
+
+    out: Path
+    sample_rate: int
+    soundfont: Path
+    wanted: frozenset[str]
 
 
 def parse_drumkit(xml_path: Path) -> tuple[str, list[DrumLayer]]:
@@ -181,8 +192,13 @@ def _melodic_unit(program: Program) -> Unit:
     pitches = melodic_pitches(program.low, program.high)
     notes = tuple((pitch, velocity) for pitch in pitches for velocity in VELOCITIES)
     clips = tuple(melodic_clip(program, pitch, velocity) for pitch, velocity in notes)
-    return Unit(f"fluidr3:{program.name}", clips, program=program.number, notes=notes,
-                hold_ms=HOLD_MS["melodic"])  # fmt: skip
+    return Unit(
+        f"fluidr3:{program.name}",
+        clips,
+        program=program.number,
+        notes=notes,
+        hold_ms=HOLD_MS["melodic"],
+    )
 
 
 def _drum_kit_unit(program: int, kit: str) -> Unit:
@@ -190,12 +206,20 @@ def _drum_kit_unit(program: int, kit: str) -> Unit:
     drums = gm_drum_notes(program)
     notes = tuple((note, v) for note in drums for v in VELOCITIES)
     clips = tuple(
-        drum_clip(kit, name, drum_label(name) or "percussion", f"n{note:02d}_v{v:03d}", v,
-                  fluidr3=True)
-        for note, name in drums.items() for v in VELOCITIES
-    )  # fmt: skip
-    return Unit(f"fluidr3:{kit} drum kit", clips, channel=9, program=program, notes=notes,
-                hold_ms=HOLD_MS["drums"])
+        drum_clip(
+            kit, name, drum_label(name) or "percussion", f"n{note:02d}_v{v:03d}", v, fluidr3=True
+        )
+        for note, name in drums.items()
+        for v in VELOCITIES
+    )
+    return Unit(
+        f"fluidr3:{kit} drum kit",
+        clips,
+        channel=9,
+        program=program,
+        notes=notes,
+        hold_ms=HOLD_MS["drums"],
+    )
 
 
 def select_evenly(paths: Sequence[str], limit: int | None) -> frozenset[str]:
@@ -221,21 +245,19 @@ def trim_clip(audio: Tensor, sample_rate: int) -> Tensor:
     return clip
 
 
-def make_unit(
-    unit: Unit, out: Path, sample_rate: int, wanted: frozenset[str]
-) -> list[tuple[str, str]]:
+def make_unit(unit: Unit, build: Build) -> list[tuple[str, str]]:
     """Make the unit's wanted, missing clips; ``(path, "written" | "exists" | skip reason)``."""
     torch.set_num_threads(1)
     try:
-        sources = _render(unit, sample_rate) if unit.notes else _load(unit, sample_rate)
+        sources = _render(unit, build) if unit.notes else _load(unit, build.sample_rate)
     except (OSError, subprocess.CalledProcessError) as error:
         sources = [f"render failed: {error}"] * len(unit.clips)
     peaks = [float(audio.abs().max()) for audio in sources if isinstance(audio, Tensor)]
     gain = TARGET_PEAK / max(peaks) if peaks and max(peaks) >= SILENT_PEAK else 1.0
     outcomes = []
     for clip, audio in zip(unit.clips, sources, strict=True):
-        path = out / clip.path
-        if clip.path not in wanted:
+        path = build.out / clip.path
+        if clip.path not in build.wanted:
             continue
         if path.exists():
             outcomes.append((clip.path, "exists"))
@@ -244,7 +266,7 @@ def make_unit(
         elif float(audio.abs().max()) < SILENT_PEAK:
             outcomes.append((clip.path, "silent"))
         else:
-            save(path, trim_clip(audio * gain, sample_rate), sample_rate)
+            save(path, trim_clip(audio * gain, build.sample_rate), build.sample_rate)
             outcomes.append((clip.path, "written"))
     return outcomes
 
@@ -260,46 +282,62 @@ def _load(unit: Unit, sample_rate: int) -> list[Tensor | str]:
     return sources
 
 
-def _render(unit: Unit, sample_rate: int) -> list[Tensor]:
+def _render(unit: Unit, build: Build) -> list[Tensor]:
     """Render a FluidR3 unit's notes with fluidsynth; one mono ``[1, slot]`` tensor per note."""
     midi = midi_file(unit.notes, channel=unit.channel, program=unit.program, hold_ms=unit.hold_ms)
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "notes.mid").write_bytes(midi)
         command = [
-            "fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-O", "float", "-r", str(sample_rate),
-            "-F", f"{tmp}/notes.wav", str(SOUNDFONT), f"{tmp}/notes.mid",
-        ]  # fmt: skip
+            "fluidsynth",
+            "-ni",
+            "-q",
+            "-R",
+            "0",
+            "-C",
+            "0",
+            "-O",
+            "float",
+            "-r",
+            str(build.sample_rate),
+            "-F",
+            f"{tmp}/notes.wav",
+            str(build.soundfont),
+            f"{tmp}/notes.mid",
+        ]
         subprocess.run(command, check=True, capture_output=True)
         audio = load(Path(tmp) / "notes.wav")[0]
-    slot = SLOT_MS * sample_rate // 1000
-    starts = [(LEAD_MS + index * SLOT_MS) * sample_rate // 1000 for index in range(len(unit.notes))]
+    rate = build.sample_rate
+    slot = SLOT_MS * rate // 1000
+    starts = [(LEAD_MS + index * SLOT_MS) * rate // 1000 for index in range(len(unit.notes))]
     return [audio[:, start : start + slot] for start in starts]
 
 
-def run_units(
-    units: Sequence[Unit], out: Path, sample_rate: int, wanted: frozenset[str], jobs: int
-) -> list[tuple[str, str]]:
+def run_units(units: Sequence[Unit], build: Build, jobs: int) -> list[tuple[str, str]]:
     """Make every unit that still misses a wanted clip, ``jobs`` at a time, printing progress."""
     outcomes: list[tuple[str, str]] = []
     todo = []
     for unit in units:
-        paths = [clip.path for clip in unit.clips if clip.path in wanted]
-        if all((out / path).exists() for path in paths):
+        paths = [clip.path for clip in unit.clips if clip.path in build.wanted]
+        if all((build.out / path).exists() for path in paths):
             outcomes += [(path, "exists") for path in paths]
         else:
             todo.append(unit)
     print(f"{len(units) - len(todo)} of {len(units)} units already built; making {len(todo)}")
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(make_unit, unit, out, sample_rate, wanted): unit for unit in todo}
+        futures = {pool.submit(make_unit, unit, build): unit for unit in todo}
         for done, future in enumerate(as_completed(futures), start=1):
             made = future.result()
             outcomes += made
-            counts = Counter(status if status in ("written", "exists") else "skipped"
-                             for _, status in made)
-            print(f"[{done}/{len(todo)}] {futures[future].name}: {counts['written']} written, "
-                  f"{counts['exists']} existing, {counts['skipped']} skipped "
-                  f"({time.monotonic() - started:.0f} s)", flush=True)
+            counts = Counter(
+                status if status in ("written", "exists") else "skipped" for _, status in made
+            )
+            print(
+                f"[{done}/{len(todo)}] {futures[future].name}: {counts['written']} written, "
+                f"{counts['exists']} existing, {counts['skipped']} skipped "
+                f"({time.monotonic() - started:.0f} s)",
+                flush=True,
+            )
     return outcomes
 
 
@@ -313,16 +351,21 @@ def write_outputs(
     """Write ``metadata.jsonl`` (clips whose file exists) and ``report.json``; return the report."""
     status = dict(outcomes)
     clips = sorted(
-        (clip for unit in units for clip in unit.clips
-         if status.get(clip.path) in ("written", "exists")),
+        (
+            clip
+            for unit in units
+            for clip in unit.clips
+            if status.get(clip.path) in ("written", "exists")
+        ),
         key=lambda clip: clip.path,
-    )  # fmt: skip
+    )
     lines = [json.dumps(clip.record(), ensure_ascii=False) for clip in clips]
     _write_text(out / "metadata.jsonl", "".join(line + "\n" for line in lines))
     skipped = skipped + [
         {"source": path, "reason": reason}
-        for path, reason in outcomes if reason not in ("written", "exists")
-    ]  # fmt: skip
+        for path, reason in outcomes
+        if reason not in ("written", "exists")
+    ]
     report = {
         "clips": len(clips),
         "audio_seconds": round(sum(soundfile.info(out / c.path).duration for c in clips), 1),
@@ -377,20 +420,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     missing = missing_sources(args.hydrogen_dir, args.soundfont)
     if missing:
-        print(f"missing sound sources; install them with:\n  sudo apt-get install -y "
-              f"{' '.join(missing)}", file=sys.stderr)
+        print(
+            f"missing sound sources; install them with:\n  sudo apt-get install -y "
+            f"{' '.join(missing)}",
+            file=sys.stderr,
+        )
         return 2
-    global SOUNDFONT
-    SOUNDFONT = args.soundfont
     started = time.monotonic()
     units, skipped = plan(args.hydrogen_dir)
     wanted = select_evenly([clip.path for unit in units for clip in unit.clips], args.limit)
+    build = Build(args.out, args.sample_rate, args.soundfont, wanted)
     (args.out / "audio").mkdir(parents=True, exist_ok=True)
-    outcomes = run_units(units, args.out, args.sample_rate, wanted, max(1, args.jobs))
+    outcomes = run_units(units, build, max(1, args.jobs))
     report = write_outputs(args.out, units, outcomes, skipped, time.monotonic() - started)
-    print(f"{report['clips']} clips ({report['audio_seconds']} s of audio) in {args.out}; "
-          f"splits {report['per_split']}; {len(report['skipped'])} skipped "
-          f"{report['skipped_reasons']}; {report['build_seconds']} s")
+    print(
+        f"{report['clips']} clips ({report['audio_seconds']} s of audio) in {args.out}; "
+        f"splits {report['per_split']}; {len(report['skipped'])} skipped "
+        f"{report['skipped_reasons']}; {report['build_seconds']} s"
+    )
     return 0
 
 

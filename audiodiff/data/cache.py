@@ -1,0 +1,413 @@
+"""The training cache: normalised log-mels and caption embeddings computed once, memory-mapped.
+
+A cache folder holds
+
+- ``mels.npy``: float16 ``[N, n_mels, frames]`` normalised log-mels (:func:`normalize`), one row
+  per clip;
+- for text conditioning, one row per distinct caption: ``text_pooled.npy`` float16 ``[C, dim]``,
+  ``text_tokens.npy`` float16 ``[C, max_tokens, dim]`` (zero after each caption's tokens) and
+  ``text_lengths.npy`` int32 ``[C]`` (token counts);
+- ``manifest.json``: the format version, the settings (MelConfig, frames, encoder), the labels
+  and captions, the files skipped and why, and per clip its source file (with size and mtime),
+  window, label index (-1: none), split and caption indices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from audiodiff.audio import AudioError
+from audiodiff.conditioning import TEXT_ENCODERS, ConditionerConfig, TextConditioner
+from audiodiff.data.clips import clip_samples, load_clips, training_frames
+from audiodiff.data.layouts import Entry, scan
+from audiodiff.fileio import atomic_path, write_json
+from audiodiff.spectrogram import MelConfig, MelSpectrogram, check_mel_config, normalize
+
+FORMAT = "audiodiff-mel-cache"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+MELS = "mels.npy"
+TEXT_ARRAYS = ("text_pooled.npy", "text_tokens.npy", "text_lengths.npy")
+_EXAMPLES = 5  # skipped paths listed per reason in a report
+
+
+class CacheError(ValueError):
+    """A cache folder that is missing, corrupt, or made with other settings."""
+
+
+@dataclass(frozen=True)
+class CachedItem:
+    """One clip of the cache (row ``i`` of ``mels.npy`` is ``items[i]``)."""
+
+    source: str
+    size: int
+    mtime_ns: int
+    window: int
+    label: int
+    split: str
+    captions: tuple[int, ...]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CachedItem:
+        return cls(**{**data, "captions": tuple(data["captions"])})
+
+
+@dataclass(frozen=True, eq=False)
+class Cache:
+    """An opened cache; the arrays are read-only memory maps (see :func:`open_cache`).
+
+    Pickling re-opens the folder, so worker processes map the files instead of copying them.
+    """
+
+    path: Path
+    manifest: dict[str, Any]
+    items: tuple[CachedItem, ...]
+    mels: np.ndarray
+    text_pooled: np.ndarray | None = None
+    text_tokens: np.ndarray | None = None
+    text_lengths: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return open_cache, (self.path,)
+
+    @property
+    def mel_config(self) -> MelConfig:
+        return MelConfig.from_dict(self.manifest["mel_config"])
+
+    @property
+    def frames(self) -> int:
+        return int(self.manifest["frames"])
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.manifest["labels"])
+
+    @property
+    def captions(self) -> list[str]:
+        return list(self.manifest["captions"])
+
+    @property
+    def conditioner_config(self) -> ConditionerConfig | None:
+        """Text config for a text cache; else a class config over the labels (``None``: none)."""
+        encoder = self.manifest["encoder"]
+        if encoder is not None:
+            return ConditionerConfig("text", encoder["name"], encoder["max_tokens"])
+        return ConditionerConfig("class", labels=tuple(self.labels)) if self.labels else None
+
+
+@dataclass
+class PrepareReport:
+    """What :func:`prepare` did: files decoded, reused from the cache and dropped, and skips."""
+
+    items: int = 0
+    processed: int = 0
+    reused: int = 0
+    removed: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for a terminal."""
+        skips = ", ".join(
+            f"{n} {reason} (e.g. {', '.join(self.skipped_examples[reason])})"
+            for reason, n in sorted(self.skipped.items())
+        )
+        return (
+            f"{self.items} clips: {self.processed} files processed, {self.reused} reused, "
+            f"{self.removed} removed; skipped: {skips or 'none'}"
+        )
+
+
+def open_cache(path: str | os.PathLike[str], mel_config: MelConfig | None = None) -> Cache:
+    """Memory-map the cache in ``path`` after checking its manifest and array shapes.
+
+    Raises:
+        CacheError: no cache there, a newer or corrupt one.
+        MelConfigMismatch: ``mel_config`` is given and differs from the cache's (names both).
+    """
+    path = Path(path)
+    manifest = _read_manifest(path)
+    try:
+        items = tuple(CachedItem.from_dict(item) for item in manifest["items"])
+        arrays = [np.load(path / MELS, mmap_mode="r")]
+        if manifest["encoder"] is not None:
+            arrays += [np.load(path / name, mmap_mode="r") for name in TEXT_ARRAYS]
+        cache = Cache(path, manifest, items, *arrays)
+        _check_shapes(cache)
+        got = cache.mel_config
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        raise CacheError(
+            f"cache {path} is incomplete or corrupt ({type(err).__name__}: {err}); rebuild it "
+            "with prepare(..., overwrite=True) (CLI: --overwrite)"
+        ) from err
+    if mel_config is not None:
+        check_mel_config(mel_config, got, what=f"cache {path}")
+    return cache
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    file = path / MANIFEST
+    if not file.is_file():
+        raise CacheError(
+            f"no cache in {path} ({MANIFEST} is missing); make one with "
+            "audiodiff.data.prepare(dataset_folder, out) first"
+        )
+    try:
+        manifest = json.loads(file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CacheError(f"{file} is not valid JSON ({err}); rebuild the cache") from err
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise CacheError(f"{file} is not an audiodiff cache manifest; choose another folder")
+    if manifest.get("format_version", 0) > FORMAT_VERSION:
+        raise CacheError(
+            f"{path} holds cache format {manifest['format_version']}, this audiodiff reads up "
+            f"to {FORMAT_VERSION}; upgrade with: pip install -U audiodiff"
+        )
+    return manifest
+
+
+def _check_shapes(cache: Cache) -> None:
+    config, frames = cache.mel_config, cache.frames
+    expected = {MELS: (len(cache.items), config.n_mels, frames)}
+    if cache.text_pooled is not None:
+        c, dim, tokens = len(cache.captions), cache.manifest["encoder"]["dim"], \
+            cache.manifest["encoder"]["max_tokens"]
+        expected.update(zip(TEXT_ARRAYS, [(c, dim), (c, tokens, dim), (c,)], strict=True))
+    got = [cache.mels, cache.text_pooled, cache.text_tokens, cache.text_lengths]
+    for (name, shape), array in zip(expected.items(), got, strict=False):
+        if array.shape != shape:
+            raise ValueError(f"{name} has shape {array.shape}, the manifest says {shape}")
+
+
+def prepare(
+    root: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    mel_config: MelConfig,
+    seconds: float,
+    conditioner_config: ConditionerConfig | None = None,
+    frames: int | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> PrepareReport:
+    """Build or update the cache in ``out`` from the dataset folder ``root`` (see :func:`scan`).
+
+    Clips are ``frames`` mel frames long (default: ``seconds`` rounded up to a multiple of 16,
+    see :func:`training_frames`). Caption embeddings are stored when ``conditioner_config`` is a
+    text config. Silent and unreadable files are skipped and counted in the report.
+
+    Re-running on the same ``out`` decodes only new or changed files (by size and mtime), reuses
+    the other rows and embeddings, and drops removed files. A cache made with another MelConfig,
+    frames or text encoder is refused (:class:`CacheError` naming both settings): write to a new
+    ``out`` folder, or pass ``overwrite=True`` to rebuild it from scratch. The arrays are written
+    to temporary files and renamed into place with the manifest last; the manifest is removed
+    while the arrays are swapped, so an interrupted update leaves no cache that mixes versions.
+    """
+    index = scan(root)
+    frames = training_frames(mel_config, seconds, frames)
+    encoder = _encoder_settings(conditioner_config)
+    out = Path(out)
+    settings = {"mel_config": mel_config.to_dict(), "frames": frames, "encoder": encoder}
+    previous = None if overwrite else _previous_cache(out, settings)
+    report = PrepareReport()
+    rows, skipped = _collect_clips(index.entries, previous, mel_config, frames, report, progress)
+    report.skipped, report.skipped_examples = _tally(skipped)
+    if not rows:
+        raise ValueError(
+            f"no usable audio in {index.root}: every file was skipped ({report.summary()}); "
+            "check that the files are readable and not silent"
+        )
+    captions = list(dict.fromkeys(c for row in rows for c in row.entry.captions))
+    labels = sorted({row.entry.label for row in rows if row.entry.label is not None})
+    items = _items(rows, captions, labels)
+    text = _embed_captions(captions, previous, conditioner_config, progress) if encoder else {}
+    manifest = {
+        "format": FORMAT, "format_version": FORMAT_VERSION, **settings,
+        "seconds": clip_samples(mel_config, frames) / mel_config.sample_rate,
+        "root": str(index.root.resolve()), "layout": index.layout, "labels": labels,
+        "captions": captions, "items": [asdict(item) for item in items], "skipped": skipped,
+    }
+    _write_cache(out, [row.mel for row in rows], text, manifest)
+    report.items = len(items)
+    return report
+
+
+def _encoder_settings(config: ConditionerConfig | None) -> dict[str, Any] | None:
+    if config is None or config.kind != "text":
+        return None
+    return {"name": config.encoder, "max_tokens": config.max_tokens,
+            "dim": TEXT_ENCODERS[config.encoder]}
+
+
+def _previous_cache(out: Path, settings: dict[str, Any]) -> Cache | None:
+    """The cache already in ``out`` (``None`` if there is none); refuses other settings."""
+    if not (out / MANIFEST).is_file():
+        return None
+    cache = open_cache(out)
+    differences = []
+    for key, value in settings.items():
+        before = cache.manifest.get(key)
+        if isinstance(value, dict) and isinstance(before, dict):
+            differences += [f"{key}.{k}={v} (cache: {before.get(k)})"
+                            for k, v in value.items() if before.get(k) != v]
+        elif value != before:
+            differences.append(f"{key}={value} (cache: {before})")
+    if differences:
+        raise CacheError(
+            f"{out} holds a cache made with other settings: this run asks for "
+            f"{'; '.join(differences)}; write to a new out folder, or pass overwrite=True "
+            "(CLI: --overwrite) to rebuild it from scratch"
+        )
+    return cache
+
+
+class _Row(NamedTuple):
+    """One clip on its way into the cache: its file, fingerprint, window and mel row."""
+
+    entry: Entry
+    size: int
+    mtime_ns: int
+    window: int
+    mel: np.ndarray  # float16 [n_mels, frames]
+
+
+_Known = dict[tuple[str, int, int], tuple[list[tuple[int, int]], list[dict[str, Any]]]]
+
+
+def _known_files(previous: Cache | None) -> _Known:
+    """``(source, size, mtime_ns)`` -> (``(window, row)`` pairs, skip records) of a cache."""
+    known: _Known = {}
+    for row, item in enumerate(previous.items if previous else ()):
+        known.setdefault((item.source, item.size, item.mtime_ns), ([], []))[0].append(
+            (item.window, row))
+    for record in previous.manifest["skipped"] if previous else ():
+        key = (record["source"], record["size"], record["mtime_ns"])
+        known.setdefault(key, ([], []))[1].append(record)
+    return known
+
+
+def _collect_clips(
+    entries: tuple[Entry, ...],
+    previous: Cache | None,
+    mel_config: MelConfig,
+    frames: int,
+    report: PrepareReport,
+    progress: bool,
+) -> tuple[list[_Row], list[dict[str, Any]]]:
+    """Mel rows and skip records of every file, reused from ``previous`` when unchanged."""
+    known = _known_files(previous)
+    report.removed = len({source for source, *_ in known} - {e.source for e in entries})
+    analysis = MelSpectrogram(mel_config)
+    rows: list[_Row] = []
+    skipped: list[dict[str, Any]] = []
+    for entry in tqdm(entries, desc="prepare", unit="file", disable=not progress):
+        try:
+            stat = entry.path.stat()
+            size, mtime_ns = stat.st_size, stat.st_mtime_ns
+        except OSError:
+            size, mtime_ns = 0, 0  # vanished: reported as unreadable below
+        if (entry.source, size, mtime_ns) in known:
+            assert previous is not None
+            old_rows, old_skips = known[(entry.source, size, mtime_ns)]
+            rows += [_Row(entry, size, mtime_ns, w, previous.mels[r]) for w, r in old_rows]
+            skipped += old_skips
+            report.reused += 1
+            continue
+        report.processed += 1
+        record = {"source": entry.source, "size": size, "mtime_ns": mtime_ns}
+        try:
+            clips, silent = load_clips(entry.path, mel_config, clip_samples(mel_config, frames))
+        except AudioError:
+            skipped.append({**record, "reason": "unreadable", "count": 1})
+            continue
+        if silent:
+            skipped.append({**record, "reason": "silent", "count": silent})
+        if clips:
+            with torch.inference_mode():
+                audio = torch.cat([clip.audio for clip in clips])
+                mels = normalize(analysis(audio), mel_config).to(torch.float16).numpy()
+            rows += [_Row(entry, size, mtime_ns, c.window, m)
+                     for c, m in zip(clips, mels, strict=True)]
+    return rows, skipped
+
+
+def _items(rows: list[_Row], captions: list[str], labels: list[str]) -> list[CachedItem]:
+    caption_index = {c: i for i, c in enumerate(captions)}
+    label_index = {name: i for i, name in enumerate(labels)}
+    return [
+        CachedItem(row.entry.source, row.size, row.mtime_ns, row.window,
+                   -1 if row.entry.label is None else label_index[row.entry.label],
+                   row.entry.split, tuple(caption_index[c] for c in row.entry.captions))
+        for row in rows
+    ]
+
+
+def _embed_captions(
+    captions: list[str], previous: Cache | None, config: ConditionerConfig, progress: bool
+) -> dict[str, np.ndarray]:
+    """The text arrays for ``captions``, reusing rows of ``previous`` for known captions."""
+    known = {c: i for i, c in enumerate(previous.captions)} if previous is not None else {}
+    dim = TEXT_ENCODERS[config.encoder]
+    pooled = np.zeros((len(captions), dim), np.float16)
+    tokens = np.zeros((len(captions), config.max_tokens, dim), np.float16)
+    lengths = np.zeros(len(captions), np.int32)
+    conditioner = None
+    for i, caption in enumerate(tqdm(captions, desc="captions", disable=not progress)):
+        if caption in known:
+            assert previous is not None and previous.text_pooled is not None
+            j = known[caption]
+            pooled[i], tokens[i], lengths[i] = (previous.text_pooled[j], previous.text_tokens[j],
+                                                previous.text_lengths[j])
+            continue
+        conditioner = conditioner or TextConditioner(config)
+        vector, sequence = conditioner.embed(caption)
+        pooled[i] = vector.numpy()
+        tokens[i, : len(sequence)] = sequence.numpy()
+        lengths[i] = len(sequence)
+    return dict(zip(TEXT_ARRAYS, (pooled, tokens, lengths), strict=True))
+
+
+def _write_cache(
+    out: Path, rows: list[np.ndarray], text: dict[str, np.ndarray], manifest: dict[str, Any]
+) -> None:
+    """Write every array to a temporary file, then swap them in and write the manifest last."""
+    out.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(atomic_path(out / MELS, overwrite=True))
+        mels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16,
+                                         shape=(len(rows), *rows[0].shape))
+        for i, row in enumerate(rows):
+            mels[i] = row
+        mels.flush()
+        del mels
+        for name, array in text.items():
+            np.save(stack.enter_context(atomic_path(out / name, overwrite=True)), array)
+        (out / MANIFEST).unlink(missing_ok=True)
+    for name in TEXT_ARRAYS:
+        if name not in text:
+            (out / name).unlink(missing_ok=True)
+    write_json(out / MANIFEST, manifest, overwrite=True)
+
+
+def _tally(skipped: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, list[str]]]:
+    """Skip records -> (reason -> count, reason -> the first few sources)."""
+    counts: dict[str, int] = {}
+    examples: dict[str, list[str]] = {}
+    for record in skipped:
+        counts[record["reason"]] = counts.get(record["reason"], 0) + record["count"]
+        shown = examples.setdefault(record["reason"], [])
+        if len(shown) < _EXAMPLES:
+            shown.append(record["source"])
+    return counts, examples

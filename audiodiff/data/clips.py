@@ -1,0 +1,97 @@
+"""Training clips: fixed-length mono waveforms cut from audio files at their onset.
+
+A clip has :func:`clip_samples` samples, so its mel has exactly ``frames`` frames, and ``frames``
+is a multiple of :data:`FRAME_MULTIPLE` so the U-Nets can halve it four times.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from torch import Tensor
+
+from audiodiff.audio import find_onset, fit_length, load
+from audiodiff.spectrogram import MelConfig
+
+FRAME_MULTIPLE = 16
+SILENCE_DB = -60.0
+# A long file's last, partial window is kept when it holds at least this share of a clip.
+MIN_TAIL = 0.5
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One training clip: ``audio`` ``[1, samples]`` and its window number within the file."""
+
+    window: int
+    audio: Tensor
+
+
+def training_frames(mel_config: MelConfig, seconds: float, frames: int | None = None) -> int:
+    """Mel frames per training clip: ``frames`` if given, else ``seconds`` rounded up.
+
+    Raises:
+        ValueError: ``frames`` is not a positive multiple of 16, or ``seconds`` is not positive.
+    """
+    if frames is not None:
+        if frames <= 0 or frames % FRAME_MULTIPLE:
+            raise ValueError(
+                f"frames must be a positive multiple of {FRAME_MULTIPLE} (the U-Net halves it "
+                f"4 times), got {frames}; e.g. {max(1, round(frames / FRAME_MULTIPLE)) * 16}"
+            )
+        return frames
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    natural = mel_config.num_frames(round(seconds * mel_config.sample_rate))
+    return math.ceil(natural / FRAME_MULTIPLE) * FRAME_MULTIPLE
+
+
+def clip_samples(mel_config: MelConfig, frames: int) -> int:
+    """Samples per clip so that the (centred) mel analysis gives exactly ``frames`` frames."""
+    return mel_config.num_samples(frames)
+
+
+def is_silent(audio: Tensor, threshold_db: float = SILENCE_DB) -> bool:
+    """Whether the peak of ``audio [..., samples]`` is below ``threshold_db`` dBFS."""
+    return audio.numel() == 0 or float(audio.abs().max()) < 10.0 ** (threshold_db / 20.0)
+
+
+def cut_clips(audio: Tensor, sample_rate: int, num_samples: int) -> list[Clip]:
+    """Cut ``audio [1, samples]`` into clips of ``num_samples`` starting at its onset.
+
+    A sound of up to twice the clip length gives one clip (cut or zero-padded, so a one-shot's
+    attack is never cropped). A longer one is split into consecutive windows from the onset;
+    the last, partial window is zero-padded and kept if it holds at least half a clip.
+    """
+    sound = audio[..., find_onset(audio, sample_rate) :]
+    length = sound.shape[-1]
+    if length <= 2 * num_samples:
+        return [Clip(0, fit_length(sound, num_samples))]
+    count = length // num_samples + (length % num_samples >= MIN_TAIL * num_samples)
+    return [
+        Clip(w, fit_length(sound[..., w * num_samples : (w + 1) * num_samples], num_samples))
+        for w in range(count)
+    ]
+
+
+def load_clips(
+    path: str | os.PathLike[str], mel_config: MelConfig, num_samples: int
+) -> tuple[list[Clip], int]:
+    """Load a file as mono at the mel rate and cut it (:func:`cut_clips`).
+
+    Returns:
+        ``(clips, silent)``: the clips that are not silent and how many were dropped as silent
+        (a silent file counts once).
+
+    Raises:
+        AudioError: the file cannot be read.
+    """
+    audio, rate = load(Path(path), mel_config.sample_rate)
+    if is_silent(audio):
+        return [], 1
+    clips = cut_clips(audio, rate, num_samples)
+    kept = [c for c in clips if not is_silent(c.audio)]
+    return kept, len(clips) - len(kept)

@@ -1,0 +1,121 @@
+"""Lightning training of :class:`NeuralVocoder` with multi-resolution STFT and mel L1 losses."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from audiodiff.spectrogram import MelSpectrogram
+from audiodiff.training.checkpoint import load_checkpoint
+from audiodiff.training.ema import ema_decay, ema_update
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+
+CONFIG_KEY = "vocoder_config"
+DEFAULT_CONFIG = NeuralVocoderConfig()
+
+
+class VocoderModule(L.LightningModule):
+    """Learns log-mel -> waveform on batches of waveform segments ``[n, samples]``.
+
+    The loss is ``mel_weight * mel L1 + stft_weight * multi-resolution STFT`` between the output
+    and the input segment. An exponential moving average of the weights (``ema``) is validated
+    and exported. The learning rate warms up linearly for ``warmup_steps`` and then follows a
+    cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
+
+    Args:
+        vocoder: the network's shape.
+        export_dir: when set, the EMA vocoder is saved there with ``save_pretrained`` at the end
+            of fit.
+    """
+
+    def __init__(
+        self,
+        vocoder: NeuralVocoderConfig = DEFAULT_CONFIG,
+        mel_weight: float = 1.0,
+        stft_weight: float = 1.0,
+        lr: float = 5e-4,
+        betas: tuple[float, float] = (0.8, 0.99),
+        weight_decay: float = 0.01,
+        warmup_steps: int = 200,
+        final_lr_ratio: float = 0.01,
+        ema_max_decay: float = 0.999,
+        export_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters(ignore=["vocoder"])
+        self.config = vocoder
+        self.vocoder = NeuralVocoder(self.config)
+        self.ema = copy.deepcopy(self.vocoder).requires_grad_(False)
+        self.analysis = MelSpectrogram(self.config.mel)
+        self.mel_loss = MelL1Loss(self.config.mel)
+        self.stft_loss = MultiResolutionSTFTLoss()
+
+    def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft"}`` for ``vocoder``'s output."""
+        with torch.no_grad():
+            log_mel = self.analysis(audio)
+        prediction = vocoder(log_mel)
+        target = audio[:, : prediction.shape[-1]]
+        mel = self.mel_loss(prediction, target)
+        stft = self.stft_loss(prediction, target)
+        loss = self.hparams.mel_weight * mel + self.hparams.stft_weight * stft
+        return {"loss": loss, "mel_l1": mel, "stft": stft}
+
+    def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
+        losses = self.model_step(batch, self.vocoder)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True)
+        return losses["loss"]
+
+    def on_train_batch_end(self, *args: Any) -> None:
+        ema_update(self.ema, self.vocoder, ema_decay(self.global_step, self.hparams.ema_max_decay))
+
+    def validation_step(self, batch: Tensor, batch_idx: int) -> None:
+        losses = self.model_step(batch, self.ema)
+        self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        hp = self.hparams
+        optimizer = torch.optim.AdamW(self.vocoder.parameters(), lr=hp.lr, betas=tuple(hp.betas),
+                                      weight_decay=hp.weight_decay)
+        total = max(int(self.trainer.estimated_stepping_batches), hp.warmup_steps + 1)
+
+        def factor(step: int) -> float:
+            if step < hp.warmup_steps:
+                return (step + 1) / hp.warmup_steps
+            progress = min(1.0, (step - hp.warmup_steps) / (total - hp.warmup_steps))
+            return hp.final_lr_ratio + (1 - hp.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CONFIG_KEY] = self.config.to_dict()
+
+    def on_fit_end(self) -> None:
+        if self.hparams.export_dir and self.trainer.is_global_zero:
+            path = self.ema.save_pretrained(self.hparams.export_dir, overwrite=True)
+            print(f"exported the EMA vocoder to {path}")
+
+
+def export_vocoder(
+    ckpt_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, overwrite: bool = False,
+    dtype: torch.dtype = torch.float32,
+) -> Path:
+    """Write the EMA weights of a :class:`VocoderModule` checkpoint as a vocoder folder ``out_dir``."""
+    ckpt = load_checkpoint(ckpt_path)
+    if CONFIG_KEY not in ckpt:
+        raise ValueError(f"{ckpt_path} is not a vocoder training checkpoint (no {CONFIG_KEY})")
+    vocoder = NeuralVocoder(NeuralVocoderConfig.from_dict(ckpt[CONFIG_KEY]))
+    prefix = "ema."
+    vocoder.load_state_dict(
+        {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
+    )
+    return vocoder.save_pretrained(out_dir, overwrite=overwrite, dtype=dtype)

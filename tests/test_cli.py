@@ -1,0 +1,128 @@
+"""The ``audiodiff`` command end to end on tiny saved pipelines, including every bad-input path."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from audiodiff.cli import main
+from tests.conftest import TINY_MEL
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_sample_writes_audio_sidecars_and_prints_paths(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    code, out, _ = run(["sample", "--model", str(class_model_dir), "--label", "kick", "--num", "2",
+                        "--seed", "5", "--steps", "3", "--out", str(tmp_path / "o"), "--quiet"], capsys)
+    assert code == 0
+    paths = [Path(line) for line in out.split()]
+    assert [p.name for p in paths] == ["kick_5.wav", "kick_6.wav"]
+    for path, seed in zip(paths, (5, 6), strict=True):
+        audio, rate = sf.read(path)
+        assert rate == TINY_MEL.sample_rate and audio.shape == (round(0.25 * rate),)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        assert meta["seed"] == seed and meta["label"] == "kick" and meta["steps"] == 3
+        assert meta["sampler"] == "dpmpp_2m" and meta["guidance"] == 2.0
+        assert len(meta["model_hash"]) == 16 and meta["audiodiff_version"]
+
+
+def test_same_command_gives_identical_files(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    args = ["sample", "--model", str(class_model_dir), "--label", "hat", "--seed", "1", "--quiet",
+            "--sampler", "euler_a", "--guidance", "3"]
+    assert run([*args, "--out", str(tmp_path / "a.flac")], capsys)[0] == 0
+    assert run([*args, "--out", str(tmp_path / "b.flac")], capsys)[0] == 0
+    assert (sf.read(tmp_path / "a.flac")[0] == sf.read(tmp_path / "b.flac")[0]).all()
+
+
+def test_text_model_with_negative_prompt_and_duration(text_model_dir: Path, tmp_path: Path, capsys) -> None:
+    code, out, _ = run(["sample", "--model", str(text_model_dir), "--prompt", "a punchy electronic kick drum",
+                        "--negative-prompt", "hiss", "--duration", "0.5", "--out", str(tmp_path / "k.wav"),
+                        "--quiet", "--steps", "2"], capsys)
+    assert code == 0 and out.strip() == str(tmp_path / "k.wav")
+    assert sf.info(tmp_path / "k.wav").frames == 4000
+    assert json.loads((tmp_path / "k.json").read_text())["negative_prompt"] == "hiss"
+
+
+def test_info_prints_config_and_size(class_model_dir: Path, capsys) -> None:
+    code, out, _ = run(["info", str(class_model_dir)], capsys)
+    info = json.loads(out)
+    assert code == 0
+    assert info["config"]["conditioner"]["labels"] == ["kick", "snare", "hat"]
+    assert info["parameters"]["unet"] > 0
+    assert info["weights_bytes"] == (class_model_dir / "model.safetensors").stat().st_size
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--sampler", "nope"], "unknown sampler"),
+        (["--steps", "0"], "--steps must be a positive"),
+        (["--guidance", "-2"], "--guidance must be >= 0"),
+        (["--label", "cowbell"], "unknown label 'cowbell'"),
+        (["--prompt", "a kick"], "class-conditioned"),
+        (["--out", "x.mp3"], "is a file without an audio suffix"),
+    ],
+)
+def test_bad_sample_arguments(class_model_dir: Path, tmp_path: Path, capsys, extra, message) -> None:
+    os.chdir(tmp_path)
+    if "x.mp3" in extra:
+        (tmp_path / "x.mp3").write_text("")
+    base = ["sample", "--model", str(class_model_dir), "--quiet"]
+    if "--label" not in extra and "--prompt" not in extra:
+        base += ["--label", "kick"]
+    code, out, err = run([*base, *extra], capsys)
+    assert code == 2 and out == ""
+    assert err.startswith("audiodiff: error: ") and message in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".wav", ".json")) == []
+
+
+def test_bad_model_folders(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    code, _, err = run(["sample", "--model", str(tmp_path / "missing"), "--label", "kick"], capsys)
+    assert code == 2 and "no such folder" in err
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "config.json").write_text("[1, 2")
+    code, _, err = run(["info", str(corrupt)], capsys)
+    assert code == 2 and "not valid JSON" in err and err.count("\n") == 1
+
+
+def test_existing_output_is_kept_unless_overwrite(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    target = tmp_path / "k.wav"
+    target.write_bytes(b"precious")
+    args = ["sample", "--model", str(class_model_dir), "--label", "kick", "--out", str(target), "--quiet"]
+    code, _, err = run(args, capsys)
+    assert code == 2 and "exists; pass --overwrite" in err
+    assert target.read_bytes() == b"precious" and not (tmp_path / "k.json").exists()
+    assert run([*args, "--overwrite"], capsys)[0] == 0
+    assert sf.info(target).frames > 0
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")
+def test_unwritable_output_folder(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    code, _, err = run(["sample", "--model", str(class_model_dir), "--label", "kick",
+                        "--out", str(locked / "x.wav")], capsys)
+    assert code == 2 and "permission denied" in err
+
+
+def test_console_script_runs_without_traceback(class_model_dir: Path, tmp_path: Path) -> None:
+    exe = Path(sys.executable).with_name("audiodiff")
+    command = [str(exe)] if exe.exists() else [sys.executable, "-m", "audiodiff.cli"]
+    ok = subprocess.run([*command, "sample", "--model", str(class_model_dir), "--label", "snare",
+                         "--out", str(tmp_path / "s.ogg"), "--steps", "2"], capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == str(tmp_path / "s.ogg") and "denoising" in ok.stderr
+    bad = subprocess.run([*command, "sample", "--model", str(class_model_dir), "--label", "snare",
+                          "--steps", "-3"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
