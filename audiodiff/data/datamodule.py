@@ -1,0 +1,209 @@
+"""Training data from a cache: a dataset of mel tensors and a resumable, shardable Lightning module.
+
+The training order is a permutation of ``(seed, epoch)`` sharded over ranks by torch's
+:class:`~torch.utils.data.DistributedSampler`. Since :class:`EpochSampler` is one, Lightning
+keeps it (it only replaces samplers that are not), whatever ``use_distributed_sampler`` says.
+:class:`ResumableLoader` follows Lightning's stateful-dataloader protocol: a checkpoint stores how
+many batches of the epoch were consumed and a resumed run skips exactly those.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import lightning
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
+
+from audiodiff.conditioning import ConditionerConfig
+from audiodiff.data.cache import Cache, open_cache
+from audiodiff.data.layouts import SPLITS
+from audiodiff.spectrogram import MelConfig
+
+
+class MelDataset(Dataset[dict[str, Tensor]]):
+    """The clips of one split of a cache.
+
+    Item ``i`` is a dict with ``mel`` float32 ``[n_mels, frames]`` (normalised log-mel),
+    ``index`` int64 (the cache row), ``label`` int64 (-1: none) and ``caption_index`` int64 (a
+    row of ``cache.captions``: one of the clip's captions, drawn by a generator seeded from
+    ``(seed, epoch, i)``, see :meth:`set_epoch`). Text caches add ``pooled`` float32 ``[dim]``,
+    ``tokens`` float32 ``[max_tokens, dim]`` and ``token_mask`` bool ``[max_tokens]``.
+    """
+
+    def __init__(self, cache: Cache, split: Literal["train", "val"], *, seed: int = 0) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+        if seed < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.cache, self.split, self.seed, self.epoch = cache, split, seed, 0
+        self.rows = [i for i, item in enumerate(cache.items) if item.split == split]
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the captions of ``epoch`` (each epoch may pair a clip with another phrasing)."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def caption_index(self, i: int) -> int:
+        """The caption row for item ``i`` in the current epoch."""
+        choices = self.cache.items[self.rows[i]].captions
+        if len(choices) == 1:
+            return choices[0]
+        high, low = np.random.SeedSequence([self.seed, self.epoch, i]).generate_state(2)
+        generator = torch.Generator().manual_seed(int(high) << 32 | int(low))
+        return choices[int(torch.randint(len(choices), (1,), generator=generator))]
+
+    def __getitem__(self, i: int) -> dict[str, Tensor]:
+        row = self.rows[i]
+        caption = self.caption_index(i)
+        item = {
+            "mel": torch.from_numpy(np.array(self.cache.mels[row], dtype=np.float32)),
+            "index": torch.tensor(row, dtype=torch.int64),
+            "label": torch.tensor(self.cache.items[row].label, dtype=torch.int64),
+            "caption_index": torch.tensor(caption, dtype=torch.int64),
+        }
+        if self.cache.text_pooled is not None:
+            tokens = torch.from_numpy(np.array(self.cache.text_tokens[caption], dtype=np.float32))
+            item["pooled"] = torch.from_numpy(
+                np.array(self.cache.text_pooled[caption], dtype=np.float32))
+            item["tokens"] = tokens
+            item["token_mask"] = torch.arange(tokens.shape[0]) < int(
+                self.cache.text_lengths[caption])
+        return item
+
+
+class EpochSampler(DistributedSampler):
+    """A permutation of ``(seed, epoch)``, sharded over ``num_replicas`` ranks, from ``start``.
+
+    Each rank gets ``ceil(len / num_replicas)`` indices (the permutation is padded by repeating
+    its head, as torch does), so the ranks' sets are disjoint and cover the data when
+    ``num_replicas`` divides its length. :meth:`set_epoch` also sets the dataset's epoch.
+    """
+
+    def __init__(self, dataset: MelDataset, *, seed: int, num_replicas: int = 1, rank: int = 0):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.start = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(super().__iter__())[self.start :])
+
+
+class ResumableLoader(DataLoader):
+    """Training batches (last partial batch dropped) that can resume mid-epoch.
+
+    Lightning saves :meth:`state_dict` in every checkpoint (``loops.fit_loop.state_dict.
+    combined_loader``) and calls :meth:`load_state_dict` on resume; the next epoch iteration
+    then skips the batches already consumed, so training sees exactly the remaining ones.
+    """
+
+    def __init__(
+        self, dataset: MelDataset, *, batch_size: int, seed: int, num_replicas: int = 1,
+        rank: int = 0, num_workers: int = 0,
+    ) -> None:
+        sampler = EpochSampler(dataset, seed=seed, num_replicas=num_replicas, rank=rank)
+        super().__init__(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
+                         num_workers=num_workers)
+        self.consumed = 0
+        self._resume: dict[str, int] | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        # A generator: nothing runs until the first batch is asked for, after Lightning has
+        # called set_epoch, so the permutation and worker copies see the right epoch.
+        resume, self._resume = self._resume, None
+        self.consumed = resume["batches"] if resume and resume["epoch"] == self.sampler.epoch else 0
+        self.sampler.start = self.consumed * self.batch_size
+        for batch in super().__iter__():
+            self.consumed += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        sampler = self.sampler
+        return {"epoch": sampler.epoch, "batches": self.consumed, "seed": sampler.seed,
+                "batch_size": self.batch_size, "world_size": sampler.num_replicas,
+                "items": len(self.dataset)}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        """Skip ``state["batches"]`` batches when epoch ``state["epoch"]`` is iterated next."""
+        now = self.state_dict()
+        changed = [f"{k}={now[k]} (checkpoint: {state.get(k)})"
+                   for k in ("seed", "batch_size", "world_size", "items") if state.get(k) != now[k]]
+        if changed:
+            warnings.warn(
+                f"cannot resume the data order exactly: {', '.join(changed)}; the interrupted "
+                "epoch restarts from its first batch. Resume with the same settings to avoid this",
+                stacklevel=2,
+            )
+            return
+        self._resume = {"epoch": state["epoch"], "batches": state["batches"]}
+
+
+class AudioDataModule(lightning.LightningDataModule):
+    """Train and validation batches from a cache made by :func:`audiodiff.data.prepare`.
+
+    Args:
+        cache: the cache folder.
+        batch_size: clips per batch and device.
+        num_workers: DataLoader worker processes (0: load in the main process).
+        seed: seeds the data order and caption choice (with the epoch).
+        val_batches: validation batches (a fixed subset of the val split; 0: all of it).
+    """
+
+    def __init__(
+        self, cache: str, batch_size: int = 16, num_workers: int = 0, seed: int = 0,
+        val_batches: int = 2,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1 or num_workers < 0 or val_batches < 0 or seed < 0:
+            raise ValueError(
+                "need batch_size >= 1, num_workers >= 0, val_batches >= 0 and seed >= 0; got "
+                f"{batch_size}, {num_workers}, {val_batches}, {seed}"
+            )
+        self.save_hyperparameters()
+        self.cache = open_cache(cache)
+        self.train_set = MelDataset(self.cache, "train", seed=seed)
+        self.val_set = MelDataset(self.cache, "val", seed=seed)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.cache.labels
+
+    @property
+    def mel_config(self) -> MelConfig:
+        return self.cache.mel_config
+
+    @property
+    def conditioner_config(self) -> ConditionerConfig | None:
+        return self.cache.conditioner_config
+
+    def train_dataloader(self) -> ResumableLoader:
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
+        batch_size = self.hparams.batch_size
+        if math.ceil(len(self.train_set) / world) < batch_size:
+            raise ValueError(
+                f"the train split of {self.cache.path} has {len(self.train_set)} clips, fewer "
+                f"than batch_size={batch_size} per device on {world} device(s); lower "
+                "batch_size or add audio"
+            )
+        return ResumableLoader(self.train_set, batch_size=batch_size, seed=self.hparams.seed,
+                               num_replicas=world, rank=rank,
+                               num_workers=self.hparams.num_workers)
+
+    def val_dataloader(self) -> DataLoader | list[DataLoader]:
+        """The first ``val_batches`` batches of the val split, in cache order (none: ``[]``)."""
+        limit = self.hparams.val_batches * self.hparams.batch_size or len(self.val_set)
+        subset = Subset(self.val_set, range(min(limit, len(self.val_set))))
+        if not len(subset):
+            return []
+        return DataLoader(subset, batch_size=self.hparams.batch_size,
+                          num_workers=self.hparams.num_workers)

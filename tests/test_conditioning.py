@@ -1,0 +1,123 @@
+"""Conditioners: labels <-> indices, the pretrained text encoder, null embeddings and batching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from audiodiff.conditioning import (
+    ClassConditioner,
+    ConditionerConfig,
+    TextConditioner,
+    build_conditioner,
+    load_sentence_encoder,
+)
+from audiodiff.conditioning_types import Conditioning
+
+
+@pytest.fixture(scope="module")
+def text() -> TextConditioner:
+    return TextConditioner(ConditionerConfig(kind="text", max_tokens=12))
+
+
+def test_class_conditioner_maps_names_and_indices() -> None:
+    cond = ClassConditioner(ConditionerConfig(kind="class", labels=("kick", "snare"), dim=8))
+    by_name, by_index = cond(["snare", "kick"]), cond([1, 0])
+    assert by_name.pooled.shape == (2, 8) and by_name.tokens is None
+    assert torch.equal(by_name.pooled, by_index.pooled)
+    assert not torch.equal(by_name.pooled[0], by_name.pooled[1])
+    assert not torch.equal(cond.null(1).pooled[0], by_name.pooled[0])
+    with pytest.raises(ValueError, match="unknown label 'tom'; this model knows: kick, snare"):
+        cond(["tom"])
+    with pytest.raises(ValueError, match="unknown label 2"):
+        cond([2])
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"kind": "class"}, "non-empty list of distinct labels"),
+        ({"kind": "class", "labels": ("a", "a")}, "distinct"),
+        ({"kind": "audio"}, "must be 'text' or 'class'"),
+        ({"kind": "text", "encoder": "bert"}, "unknown text encoder"),
+        ({"kind": "text", "dim": 512}, "384-d"),
+    ],
+)
+def test_config_validation(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ConditionerConfig(**kwargs)
+
+
+def test_config_round_trip() -> None:
+    config = ConditionerConfig(kind="class", labels=("a", "b"), dim=4)
+    assert ConditionerConfig.from_dict(config.to_dict()) == config
+    assert isinstance(build_conditioner(config), ClassConditioner)
+
+
+def test_text_pooled_matches_sentence_transformers(text: TextConditioner) -> None:
+    """Known answer: the pooled vector is the encoder's own normalised mean-pooled sentence embedding."""
+    prompts = ["a punchy electronic kick drum", "soft piano note, C4"]
+    reference = load_sentence_encoder("all-MiniLM-L6-v2").encode(prompts, convert_to_numpy=True)
+    cond = text(prompts)
+    np.testing.assert_allclose(cond.pooled.numpy(), reference, atol=1e-5)
+    assert cond.tokens.shape == (2, 12, 384) and cond.mask.dtype == torch.bool
+    assert cond.mask[0].sum() == 8  # [CLS] a punch ##y electronic kick drum [SEP]
+
+
+def test_similar_prompts_are_closer_than_different_ones(text: TextConditioner) -> None:
+    kick, kick2, flute = text(["a kick drum", "a bass drum hit", "a breathy flute melody"]).pooled
+    assert kick @ kick2 > kick @ flute + 0.1
+
+
+def test_prompt_embedding_does_not_depend_on_the_batch(text: TextConditioner) -> None:
+    alone = text(["a snare"])
+    batch = text(["a long prompt about a reverberant orchestral crash cymbal", "a snare"])
+    assert torch.equal(batch.select(slice(1, 2)).pooled, alone.pooled)
+    assert torch.equal(batch.select(slice(1, 2)).tokens, alone.tokens)
+
+
+def test_empty_prompt_is_the_null_embedding(text: TextConditioner) -> None:
+    empty, null = text(["", "   "]), text.null(2)
+    assert torch.equal(empty.pooled, null.pooled) and torch.equal(empty.mask, null.mask)
+    assert null.mask.sum(1).tolist() == [1, 1]
+
+
+def test_long_prompt_is_truncated_with_a_warning(text: TextConditioner) -> None:
+    with pytest.warns(UserWarning, match="only the first 12 are used"):
+        cond = text(["kick " * 50])
+    assert cond.mask.sum() == 12 and torch.isfinite(cond.pooled).all()
+
+
+def test_non_ascii_prompt_works(text: TextConditioner) -> None:
+    cond = text(["ピアノ C4 ♯ — café"])
+    assert torch.isfinite(cond.tokens).all() and cond.mask.sum() > 2
+
+
+def test_non_string_prompt_is_refused(text: TextConditioner) -> None:
+    with pytest.raises(ValueError, match="takes prompts"):
+        text([3])
+
+
+def test_drop_replaces_exactly_the_dropped_rows(text: TextConditioner) -> None:
+    cond = text(["a", "b", "c"])
+    dropped = text.drop(cond, torch.tensor([True, False, True]))
+    assert torch.equal(dropped.pooled[0], cond.pooled[0]) and torch.equal(dropped.pooled[2], cond.pooled[2])
+    assert torch.equal(dropped.pooled[1], text.null(1).pooled[0])
+
+
+def test_null_embedding_is_learned(text: TextConditioner) -> None:
+    names = {name for name, p in text.named_parameters() if p.requires_grad}
+    assert names == {"null_pooled", "null_tokens"}
+    assert "encoder" not in "".join(text.state_dict())
+
+
+def test_conditioning_cat_pads_tokens_and_validates() -> None:
+    a = Conditioning(torch.zeros(1, 4), torch.ones(1, 2, 4), torch.ones(1, 2, dtype=torch.bool))
+    b = Conditioning(torch.ones(2, 4), torch.ones(2, 3, 4), torch.ones(2, 3, dtype=torch.bool))
+    both = Conditioning.cat([a, b])
+    assert both.tokens.shape == (3, 3, 4) and both.mask[0].tolist() == [True, True, False]
+    with pytest.raises(ValueError, match="together"):
+        Conditioning(torch.zeros(1, 4), torch.zeros(1, 2, 4))
+    with pytest.raises(ValueError, match="does not match"):
+        Conditioning(torch.zeros(1, 4), torch.zeros(1, 2, 4), torch.ones(1, 3, dtype=torch.bool))
