@@ -113,6 +113,52 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from audiodiff.conditioning import ConditionerConfig
+    from audiodiff.data.cache import prepare
+    from audiodiff.data.layouts import scan
+    from audiodiff.spectrogram import MelConfig
+
+    mel = MelConfig(sample_rate=args.sample_rate, n_mels=args.n_mels, fmax=args.sample_rate / 2)
+    kind = args.conditioning
+    if kind == "auto":
+        kind = "class" if scan(args.data).layout == "classes" else "text"
+    cond = ConditionerConfig(kind="text", max_tokens=args.max_tokens) if kind == "text" else None
+    report = prepare(args.data, args.out, mel_config=mel, seconds=args.seconds, conditioner_config=cond,
+                     overwrite=args.overwrite, progress=not args.quiet)
+    print(report.summary())
+    print(f"cache written to {args.out}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import torch
+
+    from audiodiff.training.checkpoint import export_checkpoint
+
+    dtype = torch.float16 if args.fp16 else torch.float32
+    print(export_checkpoint(args.ckpt, args.out, overwrite=args.overwrite, dtype=dtype))
+    return 0
+
+
+def cmd_resynth(args: argparse.Namespace) -> int:
+    import torch
+
+    from audiodiff.audio import load, save
+    from audiodiff.config import PipelineConfig
+    from audiodiff.spectrogram import MelConfig, MelSpectrogram
+    from audiodiff.vocoders import load_vocoder
+
+    mel_config = PipelineConfig.load(Path(args.model) / "config.json").mel if args.model else MelConfig()
+    vocoder = load_vocoder(args.vocoder, mel_config)
+    audio, rate = load(args.input, vocoder.mel_config.sample_rate)
+    with torch.inference_mode():
+        log_mel = MelSpectrogram(vocoder.mel_config)(audio)
+        out = vocoder(log_mel, vocoder.mel_config)[:, : audio.shape[-1]]
+    print(save(args.out, out, rate, overwrite=args.overwrite))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="audiodiff", description="Audio diffusion on mel spectrograms.")
     parser.add_argument("--version", action="store_true", help="print the version and exit")
@@ -140,7 +186,44 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="print a model's config and size")
     i.add_argument("model", nargs="?", help="model folder (default: the bundled model)")
     i.set_defaults(func=cmd_info)
+    p = sub.add_parser("prepare", help="cache log-mels and caption embeddings of a dataset folder")
+    p.add_argument("data", help="a folder of class sub-folders, or a folder with metadata.csv/.jsonl")
+    p.add_argument("--out", required=True, help="cache folder")
+    p.add_argument("--seconds", type=float, default=2.0, help="clip length (default 2.0)")
+    p.add_argument("--sample-rate", type=int, default=22050)
+    p.add_argument("--n-mels", type=int, default=80)
+    p.add_argument("--conditioning", choices=["auto", "text", "class"], default="auto",
+                   help="auto: class for class folders, text for metadata files")
+    p.add_argument("--max-tokens", type=int, default=32, help="text tokens kept per caption")
+    p.add_argument("--overwrite", action="store_true", help="rebuild a cache made with other settings")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_prepare)
+
+    t = sub.add_parser("train", help="train with a recipe (LightningCLI; see recipes/)", add_help=False)
+    t.set_defaults(func=None)
+
+    e = sub.add_parser("export", help="write a training checkpoint's EMA model as a model folder")
+    e.add_argument("ckpt", help="a .ckpt file written by audiodiff train")
+    e.add_argument("--out", required=True, help="model folder to create")
+    e.add_argument("--fp16", action="store_true", help="store weights in float16 (half the size)")
+    e.add_argument("--overwrite", action="store_true")
+    e.set_defaults(func=cmd_export)
+
+    r = sub.add_parser("resynth", help="analyse a sound to a mel and back through a vocoder")
+    r.add_argument("input", help="audio file")
+    r.add_argument("--vocoder", default="griffinlim", help="griffinlim, griffinlim:N, neural or a folder")
+    r.add_argument("--model", help="take the mel settings from this model folder (Griffin-Lim only)")
+    r.add_argument("--out", required=True, help="output audio file")
+    r.add_argument("--overwrite", action="store_true")
+    r.set_defaults(func=cmd_resynth)
     return parser
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    from audiodiff.training.cli import train
+
+    train(argv)
+    return 0
 
 
 def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
@@ -157,6 +240,9 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train"]:
+        return run(lambda _: cmd_train(argv[1:]), argparse.Namespace())
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:

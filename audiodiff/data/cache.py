@@ -179,14 +179,13 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 
 def _check_shapes(cache: Cache) -> None:
-    config, frames = cache.mel_config, cache.frames
-    expected = {MELS: (len(cache.items), config.n_mels, frames)}
-    if cache.text_pooled is not None:
-        c, dim, tokens = len(cache.captions), cache.manifest["encoder"]["dim"], \
-            cache.manifest["encoder"]["max_tokens"]
-        expected.update(zip(TEXT_ARRAYS, [(c, dim), (c, tokens, dim), (c,)], strict=True))
-    got = [cache.mels, cache.text_pooled, cache.text_tokens, cache.text_lengths]
-    for (name, shape), array in zip(expected.items(), got, strict=False):
+    encoder, c = cache.manifest["encoder"], len(cache.captions)
+    expected = [(MELS, cache.mels, (len(cache.items), cache.mel_config.n_mels, cache.frames))]
+    if encoder is not None:
+        dim, tokens = encoder["dim"], encoder["max_tokens"]
+        arrays = (cache.text_pooled, cache.text_tokens, cache.text_lengths)
+        expected += zip(TEXT_ARRAYS, arrays, [(c, dim), (c, tokens, dim), (c,)], strict=True)
+    for name, array, shape in expected:
         if array.shape != shape:
             raise ValueError(f"{name} has shape {array.shape}, the manifest says {shape}")
 
@@ -317,29 +316,38 @@ def _collect_clips(
             stat = entry.path.stat()
             size, mtime_ns = stat.st_size, stat.st_mtime_ns
         except OSError:
-            size, mtime_ns = 0, 0  # vanished: reported as unreadable below
+            size, mtime_ns = 0, 0  # vanished: reported as unreadable by _decode
         if (entry.source, size, mtime_ns) in known:
             assert previous is not None
             old_rows, old_skips = known[(entry.source, size, mtime_ns)]
             rows += [_Row(entry, size, mtime_ns, w, previous.mels[r]) for w, r in old_rows]
             skipped += old_skips
             report.reused += 1
-            continue
-        report.processed += 1
-        record = {"source": entry.source, "size": size, "mtime_ns": mtime_ns}
-        try:
-            clips, silent = load_clips(entry.path, mel_config, clip_samples(mel_config, frames))
-        except AudioError:
-            skipped.append({**record, "reason": "unreadable", "count": 1})
-            continue
-        if silent:
-            skipped.append({**record, "reason": "silent", "count": silent})
-        if clips:
-            with torch.inference_mode():
-                audio = torch.cat([clip.audio for clip in clips])
-                mels = normalize(analysis(audio), mel_config).to(torch.float16).numpy()
-            rows += [_Row(entry, size, mtime_ns, c.window, m)
-                     for c, m in zip(clips, mels, strict=True)]
+        else:
+            new_rows, new_skips = _decode(entry, size, mtime_ns, analysis,
+                                          clip_samples(mel_config, frames))
+            rows += new_rows
+            skipped += new_skips
+            report.processed += 1
+    return rows, skipped
+
+
+def _decode(
+    entry: Entry, size: int, mtime_ns: int, analysis: MelSpectrogram, num_samples: int
+) -> tuple[list[_Row], list[dict[str, Any]]]:
+    """Mel rows and skip records of one new or changed file."""
+    record = {"source": entry.source, "size": size, "mtime_ns": mtime_ns}
+    try:
+        clips, silent = load_clips(entry.path, analysis.config, num_samples)
+    except AudioError:
+        return [], [{**record, "reason": "unreadable", "count": 1}]
+    skipped = [{**record, "reason": "silent", "count": silent}] if silent else []
+    if not clips:
+        return [], skipped
+    with torch.inference_mode():
+        mels = analysis(torch.cat([clip.audio for clip in clips]))
+        mels = normalize(mels, analysis.config).to(torch.float16).numpy()
+    rows = [_Row(entry, size, mtime_ns, c.window, m) for c, m in zip(clips, mels, strict=True)]
     return rows, skipped
 
 

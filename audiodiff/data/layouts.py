@@ -144,7 +144,7 @@ def _read_metadata(file: Path) -> list[Entry]:
     if "path" not in columns or not {"caption", "label"} & columns:
         raise ValueError(
             f"{file} lacks required columns: it has {sorted(columns) or 'none'}, but needs 'path' "
-            "and 'caption' (or 'label'); optional: 'captions', 'split'; fix the header"
+            "and 'caption' (or 'label'); optional: 'label', 'captions', 'split'; fix the header"
         )
     if not rows:
         raise ValueError(f"{file} lists no files; add one row per audio file")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,4 +32,6 @@ def train(argv: Sequence[str]) -> None:
     args = list(argv)
     if not args or args[0].startswith("-"):
         args = ["fit", *args]
+    warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the EMA copy is eval on purpose
+    sys.argv = sys.argv[:1]  # LightningCLI reads `args`; the DDP launcher re-runs `sys.argv[0] train ...` itself
     TrainCLI(DiffusionModule, AudioDataModule, args=args, save_config_kwargs={"overwrite": True})

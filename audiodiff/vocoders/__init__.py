@@ -8,8 +8,11 @@ from pathlib import Path
 from audiodiff.spectrogram import MelConfig
 from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.griffinlim import GriffinLimVocoder
+from audiodiff.vocoders.neural import NeuralVocoder
 
-__all__ = ["VOCODERS", "GriffinLimVocoder", "Vocoder", "load_vocoder"]
+__all__ = ["VOCODERS", "GriffinLimVocoder", "NeuralVocoder", "Vocoder", "load_vocoder"]
+
+BUNDLED_NEURAL = Path(__file__).resolve().parent.parent / "pretrained" / "vocoder"
 
 
 def _griffinlim(mel_config: MelConfig, option: str | None) -> Vocoder:
@@ -21,8 +24,23 @@ def _griffinlim(mel_config: MelConfig, option: str | None) -> Vocoder:
     return GriffinLimVocoder(mel_config, n_iter=int(option))
 
 
+def _neural(mel_config: MelConfig, option: str | None) -> Vocoder:
+    """``neural``: the bundled neural vocoder (``audiodiff/pretrained/vocoder/``)."""
+    if option is not None:
+        raise ValueError(f"the neural vocoder takes no option, got neural:{option}")
+    if not (BUNDLED_NEURAL / "config.json").is_file():
+        raise ValueError(
+            f"no bundled neural vocoder is installed ({BUNDLED_NEURAL} is missing); pass the "
+            "folder of a trained one, or use --vocoder griffinlim"
+        )
+    return NeuralVocoder.from_pretrained(BUNDLED_NEURAL, mel_config=mel_config)
+
+
 # name -> factory(mel_config, text after "name:" or None)
-VOCODERS: dict[str, Callable[[MelConfig, str | None], Vocoder]] = {"griffinlim": _griffinlim}
+VOCODERS: dict[str, Callable[[MelConfig, str | None], Vocoder]] = {
+    "griffinlim": _griffinlim,
+    "neural": _neural,
+}
 
 
 def load_vocoder(spec: str, mel_config: MelConfig) -> Vocoder:
@@ -36,17 +54,17 @@ def load_vocoder(spec: str, mel_config: MelConfig) -> Vocoder:
         return VOCODERS[name](mel_config, option or None)
     path = Path(spec)
     if len(path.parts) > 1 or path.exists():
-        return _load_folder(path)
+        return _load_folder(path, mel_config)
     raise ValueError(
         f"unknown vocoder {spec!r}; known vocoders: {', '.join(sorted(VOCODERS))} "
         "(or the path of a folder with config.json and model.safetensors)"
     )
 
 
-def _load_folder(path: Path) -> Vocoder:
+def _load_folder(path: Path, mel_config: MelConfig) -> Vocoder:
     """Load a saved vocoder from ``path`` (``config.json`` + ``model.safetensors``)."""
     if not ((path / "config.json").is_file() and (path / "model.safetensors").is_file()):
         raise ValueError(
             f"{path} is not a vocoder folder (needs config.json and model.safetensors)"
         )
-    raise ValueError(f"{path} holds a saved vocoder, but no saved vocoder type is known yet")
+    return NeuralVocoder.from_pretrained(path, mel_config=mel_config)

@@ -14,6 +14,8 @@ Re-running skips clips whose file exists. What each clip is called and how it is
 from __future__ import annotations
 
 import argparse
+import hashlib
+import itertools
 import json
 import shutil
 import struct
@@ -60,7 +62,9 @@ PRE_ROLL_S = 0.002  # kept before the detected onset so the attack is whole
 TAIL_DB = -60.0  # the clip ends where it last comes within this of its peak
 FADE_S = 0.01
 SILENT_PEAK = 1e-4  # -80 dBFS: quieter clips are skipped as silent
-TARGET_PEAK = 0.9  # each group (one instrument's layers, one preset's notes) peaks here
+TARGET_PEAK = 0.9  # each unit (an instrument's layers, a preset's notes) peaks here
+# Fast offline rendering, no MIDI input, quiet, dry, 32-bit float output.
+FLUIDSYNTH = ("fluidsynth", "-ni", "-q", "-R", "0", "-C", "0", "-O", "float")
 MIDI_TICKS_PER_QUARTER = 1000
 MIDI_TEMPO_US = 1_000_000  # one quarter per second, so one tick is one millisecond
 
@@ -78,16 +82,16 @@ class DrumLayer:
 class Unit:
     """Clips made together and peak-normalised as a group (their loudness order is kept).
 
-    A Hydrogen instrument has one sample ``file`` per clip; a FluidR3 preset has one
-    ``(pitch, velocity)`` note per clip, all rendered in one MIDI file ``SLOT_MS`` apart.
+    A Hydrogen instrument has one sample ``file`` per clip. FluidR3 units have one
+    ``(program, pitch, velocity)`` note per clip; each program's notes are rendered in one MIDI
+    file, ``SLOT_MS`` apart, on MIDI ``channel`` (9 is General MIDI's drum channel).
     """
 
     name: str
     clips: tuple[Clip, ...]
     files: tuple[Path, ...] = ()
+    notes: tuple[tuple[int, int, int], ...] = ()
     channel: int = 0
-    program: int = 0
-    notes: tuple[tuple[int, int], ...] = ()
     hold_ms: int = 0
 
 
@@ -183,42 +187,33 @@ def plan(hydrogen_dir: Path) -> tuple[list[Unit], list[dict[str, str]]]:
             clips, files = zip(*pairs, strict=True)
             units.append(Unit(f"hydrogen:{kit}/{instrument}", clips, files=files))
     units += [_melodic_unit(program) for program in MELODIC]
-    units += [_drum_kit_unit(program, kit) for program, kit in DRUM_KITS]
+    units.append(_drum_kits_unit())
     return units, skipped
 
 
 def _melodic_unit(program: Program) -> Unit:
     """The FluidR3 unit of one melodic GM program over its pitch grid and ``VELOCITIES``."""
     pitches = melodic_pitches(program.low, program.high)
-    notes = tuple((pitch, velocity) for pitch in pitches for velocity in VELOCITIES)
-    clips = tuple(melodic_clip(program, pitch, velocity) for pitch, velocity in notes)
-    return Unit(
-        f"fluidr3:{program.name}",
-        clips,
-        program=program.number,
-        notes=notes,
-        hold_ms=HOLD_MS["melodic"],
-    )
+    notes = tuple((program.number, pitch, v) for pitch in pitches for v in VELOCITIES)
+    clips = tuple(melodic_clip(program, pitch, velocity) for _, pitch, velocity in notes)
+    return Unit(f"fluidr3:{program.name}", clips, notes=notes, hold_ms=HOLD_MS["melodic"])
 
 
-def _drum_kit_unit(program: int, kit: str) -> Unit:
-    """The FluidR3 unit of one GM drum kit (MIDI channel 10) over its notes and ``VELOCITIES``."""
-    drums = gm_drum_notes(program)
-    notes = tuple((note, v) for note in drums for v in VELOCITIES)
-    clips = tuple(
-        drum_clip(
-            kit, name, drum_label(name) or "percussion", f"n{note:02d}_v{v:03d}", v, fluidr3=True
-        )
-        for note, name in drums.items()
-        for v in VELOCITIES
-    )
+def _drum_kits_unit() -> Unit:
+    """One FluidR3 unit for all GM drum kits, so sounds that kits share are found and dropped.
+
+    Every kit plays the same notes in the same order, so a sample that two kits share renders
+    to identical audio in both; :func:`make_unit` keeps the first (``DRUM_KITS`` order).
+    """
+    notes, clips = [], []
+    for program, kit in DRUM_KITS:
+        for note, name in gm_drum_notes(program).items():
+            label = drum_label(name) or "percussion"
+            for v in VELOCITIES:
+                notes.append((program, note, v))
+                clips.append(drum_clip(kit, name, label, f"n{note:02d}_v{v:03d}", v, fluidr3=True))
     return Unit(
-        f"fluidr3:{kit} drum kit",
-        clips,
-        channel=9,
-        program=program,
-        notes=notes,
-        hold_ms=HOLD_MS["drums"],
+        "fluidr3:drum kits", tuple(clips), notes=tuple(notes), channel=9, hold_ms=HOLD_MS["drums"]
     )
 
 
@@ -252,6 +247,7 @@ def make_unit(unit: Unit, build: Build) -> list[tuple[str, str]]:
         sources = _render(unit, build) if unit.notes else _load(unit, build.sample_rate)
     except (OSError, subprocess.CalledProcessError) as error:
         sources = [f"render failed: {error}"] * len(unit.clips)
+    sources = _mark_duplicates(unit.clips, sources)
     peaks = [float(audio.abs().max()) for audio in sources if isinstance(audio, Tensor)]
     gain = TARGET_PEAK / max(peaks) if peaks and max(peaks) >= SILENT_PEAK else 1.0
     outcomes = []
@@ -271,6 +267,20 @@ def make_unit(unit: Unit, build: Build) -> list[tuple[str, str]]:
     return outcomes
 
 
+def _mark_duplicates(clips: Sequence[Clip], sources: list[Tensor | str]) -> list[Tensor | str]:
+    """Replace audio identical to an earlier clip's by the reason it is skipped."""
+    first: dict[bytes, str] = {}
+    marked: list[Tensor | str] = []
+    for clip, audio in zip(clips, sources, strict=True):
+        if isinstance(audio, Tensor):
+            key = hashlib.blake2b(audio.numpy().tobytes(), digest_size=16).digest()
+            original = first.setdefault(key, clip.path)
+            if original != clip.path:
+                audio = f"duplicate: same audio as {original}"
+        marked.append(audio)
+    return marked
+
+
 def _load(unit: Unit, sample_rate: int) -> list[Tensor | str]:
     """Each sample file of a Hydrogen unit as mono ``[1, samples]``, or why it is unreadable."""
     sources: list[Tensor | str] = []
@@ -284,32 +294,26 @@ def _load(unit: Unit, sample_rate: int) -> list[Tensor | str]:
 
 def _render(unit: Unit, build: Build) -> list[Tensor]:
     """Render a FluidR3 unit's notes with fluidsynth; one mono ``[1, slot]`` tensor per note."""
-    midi = midi_file(unit.notes, channel=unit.channel, program=unit.program, hold_ms=unit.hold_ms)
+    rate = build.sample_rate
+    sources = []
+    for program, group in itertools.groupby(unit.notes, key=lambda note: note[0]):
+        notes = [(pitch, velocity) for _, pitch, velocity in group]
+        midi = midi_file(notes, channel=unit.channel, program=program, hold_ms=unit.hold_ms)
+        audio = _fluidsynth(midi, build)
+        for index in range(len(notes)):
+            start = (LEAD_MS + index * SLOT_MS) * rate // 1000
+            sources.append(audio[:, start : start + SLOT_MS * rate // 1000])
+    return sources
+
+
+def _fluidsynth(midi: bytes, build: Build) -> Tensor:
+    """Render a MIDI file with ``build.soundfont``, dry (no reverb or chorus): ``[1, samples]``."""
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "notes.mid").write_bytes(midi)
-        command = [
-            "fluidsynth",
-            "-ni",
-            "-q",
-            "-R",
-            "0",
-            "-C",
-            "0",
-            "-O",
-            "float",
-            "-r",
-            str(build.sample_rate),
-            "-F",
-            f"{tmp}/notes.wav",
-            str(build.soundfont),
-            f"{tmp}/notes.mid",
-        ]
+        command = [*FLUIDSYNTH, "-r", str(build.sample_rate), "-F", f"{tmp}/notes.wav"]
+        command += [str(build.soundfont), f"{tmp}/notes.mid"]
         subprocess.run(command, check=True, capture_output=True)
-        audio = load(Path(tmp) / "notes.wav")[0]
-    rate = build.sample_rate
-    slot = SLOT_MS * rate // 1000
-    starts = [(LEAD_MS + index * SLOT_MS) * rate // 1000 for index in range(len(unit.notes))]
-    return [audio[:, start : start + slot] for start in starts]
+        return load(Path(tmp) / "notes.wav")[0]
 
 
 def run_units(units: Sequence[Unit], build: Build, jobs: int) -> list[tuple[str, str]]:
@@ -322,6 +326,7 @@ def run_units(units: Sequence[Unit], build: Build, jobs: int) -> list[tuple[str,
             outcomes += [(path, "exists") for path in paths]
         else:
             todo.append(unit)
+    todo.sort(key=lambda unit: len(unit.clips), reverse=True)  # the longest start first
     print(f"{len(units) - len(todo)} of {len(units)} units already built; making {len(todo)}")
     started = time.monotonic()
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -420,11 +425,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     missing = missing_sources(args.hydrogen_dir, args.soundfont)
     if missing:
-        print(
-            f"missing sound sources; install them with:\n  sudo apt-get install -y "
-            f"{' '.join(missing)}",
-            file=sys.stderr,
-        )
+        install = f"sudo apt-get install -y {' '.join(missing)}"
+        print(f"missing sound sources; install them with:\n  {install}", file=sys.stderr)
         return 2
     started = time.monotonic()
     units, skipped = plan(args.hydrogen_dir)

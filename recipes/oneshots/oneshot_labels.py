@@ -294,14 +294,14 @@ def melodic_clip(program: Program, pitch: int, velocity: int) -> Clip:
 
 def melodic_captions(program: Program, pitch: int, velocity: int) -> tuple[str, ...]:
     """Several phrasings of one melodic note: instrument, note name, loudness, register."""
-    name, label, note, loud = program.name, program.label, pitch_name(pitch), loudness(velocity)
+    name, label, adjective = program.name, program.label, program.adjective
+    note, loud = pitch_name(pitch), loudness(velocity)
     register = "low" if pitch < 48 else "high" if pitch >= 72 else "middle"
     return (
         f"{name}, note {note}",
         f"{article(loud)} {loud} {label} note at {note}",
         f"{note} on {article(name)} {name}, {LOUDNESS_PLAYED[loud]}",
-        f"{article(program.adjective)} {program.adjective} {label} sound in the {register} "
-        "register",
+        f"{article(adjective)} {adjective} {label} sound in the {register} register",
         f"{program.family} one-shot: {label}, {note}, {loud}",
         f"single {loud} {name} note",
     )

@@ -1,0 +1,277 @@
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from audiodiff.audio import save
+from audiodiff.config import ModelFormatError
+from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram
+from audiodiff.training.vocoder_cli import main as vocoder_cli
+from audiodiff.training.vocoder_module import export_vocoder
+from audiodiff.training.waveforms import (
+    WaveformDataModule,
+    WaveformSegments,
+    list_audio_files,
+    load_clips,
+)
+from audiodiff.vocoders import load_vocoder
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+from tests.conftest import TINY_MEL
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+TINY = NeuralVocoderConfig(mel=TINY_MEL, dim=16, intermediate_dim=32, num_layers=2)
+SMALL_RES = ((64, 16, 64), (128, 32, 128), (256, 64, 256))
+
+
+def tiny_vocoder(seed: int = 0) -> NeuralVocoder:
+    torch.manual_seed(seed)
+    return NeuralVocoder(TINY).eval()
+
+
+def tone(seconds: float = 0.5, freq: float = 220.0, sample_rate: int = 8000) -> torch.Tensor:
+    """A decaying harmonic tone with a little noise, ``[samples]``."""
+    t = torch.arange(round(seconds * sample_rate)) / sample_rate
+    partials = sum(0.3 / k * torch.sin(2 * math.pi * freq * k * t) for k in range(1, 5))
+    noise = 0.01 * torch.randn(t.shape, generator=torch.Generator().manual_seed(int(freq)))
+    return partials * torch.exp(-3 * t) + noise
+
+
+def noise(n: int = 2, samples: int = 4000, seed: int = 0) -> torch.Tensor:
+    return 0.1 * torch.randn(n, samples, generator=torch.Generator().manual_seed(seed))
+
+
+# --- network ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("batch", "frames"), [(1, 2), (2, 9), (3, 40)])
+def test_output_length_and_batch_independence(batch: int, frames: int) -> None:
+    vocoder = tiny_vocoder()
+    log_mel = torch.randn(batch, TINY_MEL.n_mels, frames, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = vocoder(log_mel)
+        alone = vocoder(log_mel[-1:])
+    assert out.shape == (batch, (frames - 1) * TINY_MEL.hop_length)
+    assert out.dtype == torch.float32 and torch.isfinite(out).all()
+    torch.testing.assert_close(out[-1:], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_wrong_mel_shape_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"\[n, 16, frames\]"):
+        tiny_vocoder()(torch.zeros(1, 80, 5))
+
+
+def test_config_round_trips_through_dict() -> None:
+    assert NeuralVocoderConfig.from_dict(json.loads(json.dumps(TINY.to_dict()))) == TINY
+    with pytest.raises(ValueError, match="unknown vocoder config fields"):
+        NeuralVocoderConfig.from_dict({**TINY.to_dict(), "depth": 3})
+    with pytest.raises(ValueError, match="kernel_size"):
+        NeuralVocoderConfig(kernel_size=4)
+
+
+# --- save / load -----------------------------------------------------------------------------
+
+
+def test_save_load_round_trip_gives_identical_output(tmp_path: Path) -> None:
+    vocoder = tiny_vocoder()
+    folder = vocoder.save_pretrained(tmp_path / "voc")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["voc"]  # no temporary left behind
+    data = json.loads((folder / "config.json").read_text())
+    assert data["format_version"] == 1 and data["kind"] == "vocos"
+    assert MelConfig.from_dict(data["mel"]) == TINY_MEL
+    loaded = NeuralVocoder.from_pretrained(folder, mel_config=TINY_MEL)
+    assert loaded.config == TINY
+    log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
+    with torch.no_grad():
+        assert torch.equal(loaded(log_mel), vocoder(log_mel))
+    assert isinstance(load_vocoder(str(folder), TINY_MEL), NeuralVocoder)
+
+
+def test_half_precision_weights_halve_the_file(tmp_path: Path) -> None:
+    vocoder = tiny_vocoder()
+    full = vocoder.save_pretrained(tmp_path / "fp32") / "model.safetensors"
+    half = vocoder.save_pretrained(tmp_path / "fp16", dtype=torch.float16) / "model.safetensors"
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = NeuralVocoder.from_pretrained(half.parent)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(log_mel), vocoder(log_mel), atol=1e-3, rtol=1e-2)
+
+
+def test_save_refuses_to_overwrite(tmp_path: Path) -> None:
+    vocoder = tiny_vocoder()
+    vocoder.save_pretrained(tmp_path / "voc")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        vocoder.save_pretrained(tmp_path / "voc")
+    vocoder.save_pretrained(tmp_path / "voc", overwrite=True)
+
+
+def test_mismatched_mel_config_names_both_values(tmp_path: Path) -> None:
+    folder = tiny_vocoder().save_pretrained(tmp_path / "voc")
+    other = MelConfig(**{**TINY_MEL.to_dict(), "hop_length": 32})
+    with pytest.raises(MelConfigMismatch, match=r"hop_length=64 \(expected 32\)"):
+        NeuralVocoder.from_pretrained(folder, mel_config=other)
+    with pytest.raises(MelConfigMismatch, match=r"hop_length=64 \(expected 32\)"):
+        load_vocoder(str(folder), other)
+
+
+def _break_config(folder: Path, text: str) -> None:
+    (folder / "config.json").write_text(text)
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda f: (f / "config.json").unlink(), "config.json is missing"),
+        (lambda f: (f / "model.safetensors").unlink(), "model.safetensors is missing"),
+        (lambda f: _break_config(f, "{not json"), "not valid JSON"),
+        (lambda f: _break_config(f, "[1, 2]"), "no format_version"),
+        (lambda f: (f / "model.safetensors").write_bytes(b"\x00" * 20), "model.safetensors is corrupt"),
+    ],
+)
+def test_damaged_folders_give_clear_errors(tmp_path: Path, damage, message: str) -> None:
+    folder = tiny_vocoder().save_pretrained(tmp_path / "voc")
+    damage(folder)
+    with pytest.raises(ModelFormatError, match=message):
+        NeuralVocoder.from_pretrained(folder)
+
+
+def test_newer_format_and_mismatched_weights_are_refused(tmp_path: Path) -> None:
+    folder = tiny_vocoder().save_pretrained(tmp_path / "voc")
+    data = json.loads((folder / "config.json").read_text())
+    _break_config(folder, json.dumps({**data, "format_version": 99}))
+    with pytest.raises(ModelFormatError, match="format 99.*upgrade"):
+        NeuralVocoder.from_pretrained(folder)
+    _break_config(folder, json.dumps({**data, "dim": 24}))
+    with pytest.raises(ModelFormatError, match="weights do not match config.json"):
+        NeuralVocoder.from_pretrained(folder)
+
+
+def test_bundled_vocoder_loads_by_name() -> None:
+    vocoder = load_vocoder("neural", MelConfig())
+    assert isinstance(vocoder, NeuralVocoder) and vocoder.mel_config == MelConfig()
+    with pytest.raises(MelConfigMismatch, match="sample_rate=22050 \\(expected 8000\\)"):
+        load_vocoder("neural", TINY_MEL)
+
+
+# --- losses ----------------------------------------------------------------------------------
+
+
+def test_losses_are_zero_for_identical_signals_and_positive_otherwise() -> None:
+    x, y = noise(seed=0), noise(seed=1)
+    for loss in (MultiResolutionSTFTLoss(SMALL_RES), MelL1Loss(TINY_MEL)):
+        assert float(loss(x, x)) == 0.0
+        assert float(loss(x, y)) > 0.1
+        assert float(loss(torch.zeros_like(x), torch.zeros_like(x))) == 0.0
+
+
+def test_known_answers_for_a_doubled_signal() -> None:
+    """Doubling a signal whose bins are all above the floor moves every log bin by ln 2.
+
+    The spectral convergence of ``2x`` against ``x`` is ``||x - 2x|| / ||x|| = 1``.
+    """
+    x = noise()
+    assert float(MelSpectrogram(TINY_MEL)(x).min()) > math.log(TINY_MEL.log_floor) + 1
+    assert float(MelL1Loss(TINY_MEL)(2 * x, x)) == pytest.approx(math.log(2), abs=1e-5)
+    assert float(MultiResolutionSTFTLoss(SMALL_RES, eps=1e-12)(2 * x, x)) == pytest.approx(
+        1 + math.log(2), abs=1e-4
+    )
+
+
+def test_losses_refuse_different_shapes() -> None:
+    with pytest.raises(ValueError, match="same shape"):
+        MelL1Loss(TINY_MEL)(noise(samples=4000), noise(samples=3999))
+
+
+# --- data ------------------------------------------------------------------------------------
+
+
+def write_dataset(root: Path, sample_rate: int = 8000) -> Path:
+    """Six tones (4 train, 2 val), plus one silent and one unreadable training file."""
+    (root / "audio").mkdir(parents=True)
+    entries = []
+    for i in range(6):
+        save(root / f"audio/tone{i}.wav", tone(0.5, 110.0 * (i + 1), sample_rate)[None], sample_rate)
+        entries.append({"path": f"audio/tone{i}.wav", "split": "val" if i >= 4 else "train"})
+    save(root / "audio/silent.wav", torch.zeros(1, 4000), sample_rate)
+    (root / "audio/broken.wav").write_bytes(b"RIFF not really")
+    entries += [{"path": "audio/silent.wav", "split": "train"}, {"file": "audio/broken.wav", "split": "train"}]
+    (root / "metadata.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
+    return root
+
+
+def test_file_listing_follows_the_metadata_split(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "data")
+    assert [p.name for p in list_audio_files(root, "val")] == ["tone4.wav", "tone5.wav"]
+    assert len(list_audio_files(root, "train")) == 6
+    assert len(list_audio_files(root)) == 8
+    clips, skipped = load_clips(list_audio_files(root, "train"), 8000)
+    assert (len(clips), skipped) == (4, 2)
+
+
+def test_segments_are_deterministic_and_change_with_epoch() -> None:
+    clips = [torch.arange(1000.0), torch.arange(50.0) + 5000]
+    first = WaveformSegments(clips, 100, 20, seed=3)
+    again = WaveformSegments(clips, 100, 20, seed=3)
+    later = WaveformSegments(clips, 100, 20, seed=3, epoch=1)
+    items = [first[i] for i in range(20)]
+    assert all(torch.equal(a, again[i]) for i, a in enumerate(items))
+    assert not all(torch.equal(a, later[i]) for i, a in enumerate(items))
+    for item in items:
+        assert item.shape == (100,)
+        if item[0] >= 5000:  # the short clip: whole, then zero padding
+            assert torch.equal(item, torch.cat([clips[1], torch.zeros(50)]))
+        else:  # a contiguous run of the long clip
+            assert torch.equal(item, torch.arange(100.0) + item[0])
+
+
+def test_data_module_batches(tmp_path: Path) -> None:
+    data = WaveformDataModule(str(write_dataset(tmp_path / "data")), sample_rate=8000,
+                              segment_samples=512, batch_size=4, train_segments=8, val_segments=3)
+    data.setup("fit")
+    assert (len(data.train_clips), len(data.val_clips), data.skipped) == (4, 2, 2)
+    assert [b.shape for b in data.train_dataloader()] == [(4, 512), (4, 512)]
+    assert [b.shape[0] for b in data.val_dataloader()] == [3]
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+def train_losses(metrics: Path, key: str) -> list[float]:
+    with metrics.open() as f:
+        return [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
+
+
+def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    args = ["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
+            f"--trainer.default_root_dir={run}", f"--trainer.logger.init_args.save_dir={run}",
+            f"--model.export_dir={run / 'vocoder'}"]
+    vocoder_cli(args)
+    losses = train_losses(run / "logs/version_0/metrics.csv", "train/loss")
+    assert len(losses) == 40
+    assert sum(losses[-10:]) / 10 < 0.8 * sum(losses[:5]) / 5
+    val = train_losses(run / "logs/version_0/metrics.csv", "val/loss")
+    assert val[-1] < val[0]
+
+    exported = NeuralVocoder.from_pretrained(run / "vocoder", mel_config=TINY_MEL)
+    last = run / "logs/version_0/checkpoints/last.ckpt"
+    again = NeuralVocoder.from_pretrained(export_vocoder(last, tmp_path / "again"))
+    log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
+    with torch.no_grad():
+        assert torch.equal(exported(log_mel), again(log_mel))
+
+    vocoder_cli([*args, "--trainer.max_steps=45", f"--ckpt_path={last}"])
+    resumed = train_losses(run / "logs/version_1/metrics.csv", "train/loss")
+    assert len(resumed) == 5  # steps 40..44 only: the first 40 came from the checkpoint
+
+    with pytest.raises(ValueError, match="not a vocoder training checkpoint"):
+        torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
+        export_vocoder(tmp_path / "other.ckpt", tmp_path / "nothing")
