@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -33,5 +32,6 @@ def train(argv: Sequence[str]) -> None:
     if not args or args[0].startswith("-"):
         args = ["fit", *args]
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the EMA copy is eval on purpose
-    sys.argv = sys.argv[:1]  # LightningCLI reads `args`; the DDP launcher re-runs `sys.argv[0] train ...` itself
+    # sys.argv stays as it is: Lightning's DDP launcher re-runs it for the other ranks
+    warnings.filterwarnings("ignore", message=r".*args parameter is intended to run from within Python.*")
     TrainCLI(DiffusionModule, AudioDataModule, args=args, save_config_kwargs={"overwrite": True})
