@@ -6,11 +6,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from audiodiff.data.datamodule import AudioDataModule
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import LightningCLI
 
+from audiodiff.data.datamodule import AudioDataModule
 from audiodiff.training.checkpoint import AtomicCheckpointIO
 from audiodiff.training.module import DiffusionModule
 
