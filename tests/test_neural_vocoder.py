@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from audiodiff import vocoders
 from audiodiff.audio import save
 from audiodiff.config import ModelFormatError
 from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram
@@ -158,6 +159,12 @@ def test_bundled_vocoder_loads_by_name() -> None:
     assert isinstance(vocoder, NeuralVocoder) and vocoder.mel_config == MelConfig()
     with pytest.raises(MelConfigMismatch, match="sample_rate=22050 \\(expected 8000\\)"):
         load_vocoder("neural", TINY_MEL)
+
+
+def test_missing_bundled_vocoder_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(vocoders, "BUNDLED_NEURAL", tmp_path / "absent")
+    with pytest.raises(ValueError, match="no bundled neural vocoder.*griffinlim"):
+        load_vocoder("neural", MelConfig())
 
 
 # --- losses ----------------------------------------------------------------------------------

@@ -30,7 +30,13 @@ from audiodiff.conditioning import TEXT_ENCODERS, ConditionerConfig, TextConditi
 from audiodiff.data.clips import clip_samples, load_clips, training_frames
 from audiodiff.data.layouts import Entry, scan
 from audiodiff.fileio import atomic_path, write_json
-from audiodiff.spectrogram import MelConfig, MelSpectrogram, check_mel_config, normalize
+from audiodiff.spectrogram import (
+    MelConfig,
+    MelConfigMismatch,
+    MelSpectrogram,
+    check_mel_config,
+    normalize,
+)
 
 FORMAT = "audiodiff-mel-cache"
 FORMAT_VERSION = 1
@@ -153,7 +159,10 @@ def open_cache(path: str | os.PathLike[str], mel_config: MelConfig | None = None
             "with prepare(..., overwrite=True) (CLI: --overwrite)"
         ) from err
     if mel_config is not None:
-        check_mel_config(mel_config, got, what=f"cache {path}")
+        try:
+            check_mel_config(mel_config, got, what=f"cache {path}")
+        except MelConfigMismatch as err:
+            raise MelConfigMismatch(f"{err}, or prepare a new cache with this MelConfig") from err
     return cache
 
 

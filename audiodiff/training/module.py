@@ -115,7 +115,9 @@ class DiffusionModule(L.LightningModule):
         loss = self.model_step(batch, gen, self.ema)
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["mel"].shape[0])
 
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
+        """Step, then update the EMA, so that checkpoints saved after this batch include this update."""
+        super().optimizer_step(*args, **kwargs)
         ema_update(self.ema, self.denoiser.network, ema_decay(self.global_step, self.hparams.ema_decay))
 
     def configure_optimizers(self) -> dict[str, Any]:

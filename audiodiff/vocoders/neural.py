@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from audiodiff.config import ModelFormatError
 from audiodiff.fileio import atomic_path, write_json
-from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
+from audiodiff.spectrogram import MelConfig, check_mel_config, mel_filterbank, normalize
 from audiodiff.vocoders.base import Vocoder
 
 FORMAT_VERSION = 1
@@ -40,6 +40,8 @@ class NeuralVocoderConfig:
         num_layers: ConvNeXt blocks.
         kernel_size: width of the depthwise convolutions (odd).
         max_magnitude: predicted STFT magnitudes are clipped to this (``exp`` of the log output).
+        magnitude_prior: predict the log magnitude as a correction of the pseudo-inverse mel
+            filterbank's estimate (FreeV, Lv et al., 2024) instead of from scratch.
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -48,6 +50,7 @@ class NeuralVocoderConfig:
     num_layers: int = 8
     kernel_size: int = 7
     max_magnitude: float = 100.0
+    magnitude_prior: bool = True
 
     def __post_init__(self) -> None:
         if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
@@ -92,11 +95,16 @@ class ConvNeXtBlock(nn.Module):
 
 
 class VocosNetwork(nn.Module):
-    """Normalised log-mel ``[n, n_mels, frames]`` -> complex STFT ``[n, n_fft // 2 + 1, frames]``."""
+    """Natural-log mel ``[n, n_mels, frames]`` -> complex STFT ``[n, n_fft // 2 + 1, frames]``."""
 
     def __init__(self, config: NeuralVocoderConfig) -> None:
         super().__init__()
         mel, dim = config.mel, config.dim
+        self.mel_config = mel
+        self.magnitude_prior = config.magnitude_prior
+        # magnitude ~= pinv(fbank.T) @ mel: [n_freqs, n_mels]
+        inverse = torch.linalg.pinv(mel_filterbank(mel).double().T).float()
+        self.register_buffer("inverse_fbank", inverse, persistent=False)
         self.max_log_magnitude = float(torch.tensor(config.max_magnitude).log())
         self.embed = nn.Conv1d(mel.n_mels, dim, config.kernel_size, padding=config.kernel_size // 2)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
@@ -108,11 +116,14 @@ class VocosNetwork(nn.Module):
         self.head = nn.Linear(dim, 2 * (mel.n_fft // 2 + 1))
         self.apply(_init_weights)
 
-    def forward(self, x: Tensor) -> Tensor:
-        h = self.norm(self.embed(x).transpose(1, 2)).transpose(1, 2)
+    def forward(self, log_mel: Tensor) -> Tensor:
+        h = self.norm(self.embed(normalize(log_mel, self.mel_config)).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
         log_magnitude, angle = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
+        if self.magnitude_prior:
+            prior = torch.matmul(self.inverse_fbank, log_mel.exp())
+            log_magnitude = log_magnitude + prior.clamp_min(self.mel_config.log_floor).log()
         magnitude = log_magnitude.clamp(max=self.max_log_magnitude).exp()
         return torch.complex(magnitude * torch.cos(angle), magnitude * torch.sin(angle))
 
@@ -140,9 +151,8 @@ class NeuralVocoder(Vocoder):
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
         mel = self.mel_config
-        x = normalize(log_mel.to(self.window.dtype), mel)
         return torch.istft(
-            self.network(x),
+            self.network(log_mel.to(self.window.dtype)),
             n_fft=mel.n_fft,
             hop_length=mel.hop_length,
             win_length=mel.win_length,

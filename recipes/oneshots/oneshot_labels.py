@@ -119,12 +119,8 @@ DRUM_RULES = tuple(
         (r"\broll\b", ""),  # a roll is not a one-shot
         (r"\b(ride|paiste) (bell|cup)\b", "ride bell"),
         (r"\bcow ?bell", "cowbell"),
-        (r"\b(pedal|pd|foot) (hi )?(hat|hh)|\b(hi )?(hat|hh) (\w+ )*(pedal|pd)\b", "pedal hihat"),
-        (
-            r"\b(op\w*|semi\w*|swish|free|ohh)\b.*\b(hat|hh)\b|\b(hat|hh)\b.*\b(op\w*|semi\w*|swish|free"
-            r"|ohh)\b|\bohh\b",
-            "open hihat",
-        ),
+        (r"(?=.*\b(hat|hh)\b).*\b(pedal|pd|foot)\b", "pedal hihat"),
+        (r"(?=.*\b(hat|hh)\b).*\b(op\w*|semi\w*|swish|free)\b|\bohh\b", "open hihat"),
         (r"\b(hat|hh)\b", "closed hihat"),
         (r"\b(kick|bass ?drum|bd)\b", "kick"),
         (r"\brim ?shot", "rimshot"),
@@ -158,54 +154,24 @@ DRUM_RULES = tuple(
         (r"\b(zap|fx)\b", "fx"),
     )
 )
-DRUM_SET = frozenset(
-    {
-        "kick",
-        "snare",
-        "rimshot",
-        "side stick",
-        "clap",
-        "tom",
-        "closed hihat",
-        "open hihat",
-        "pedal hihat",
-        "crash",
-        "ride",
-        "ride bell",
-        "china",
-        "splash",
-    }
-)
+# fmt: off
+DRUM_SET = frozenset({
+    "kick", "snare", "rimshot", "side stick", "clap", "tom", "closed hihat", "open hihat",
+    "pedal hihat", "crash", "ride", "ride bell", "china", "splash",
+})
 DRUM_NOUNS = {
-    "kick": "kick drum",
-    "snare": "snare drum",
-    "closed hihat": "closed hi-hat",
-    "open hihat": "open hi-hat",
-    "pedal hihat": "pedal hi-hat",
-    "crash": "crash cymbal",
-    "ride": "ride cymbal",
-    "china": "china cymbal",
-    "splash": "splash cymbal",
-    "clap": "hand clap",
-    "snap": "finger snap",
-    "fx": "sound effect",
-    "glass": "water glass",
+    "kick": "kick drum", "snare": "snare drum", "closed hihat": "closed hi-hat",
+    "open hihat": "open hi-hat", "pedal hihat": "pedal hi-hat", "crash": "crash cymbal",
+    "ride": "ride cymbal", "china": "china cymbal", "splash": "splash cymbal",
+    "clap": "hand clap", "snap": "finger snap", "fx": "sound effect", "glass": "water glass",
     "bell": "hand bell",
 }
 DRUM_ADJECTIVES = {
-    "kick": "punchy",
-    "snare": "snappy",
-    "clap": "sharp",
-    "tom": "resonant",
-    "closed hihat": "tight",
-    "open hihat": "sizzling",
-    "crash": "bright",
-    "ride": "shimmering",
-    "ride bell": "pinging",
-    "china": "trashy",
-    "splash": "quick",
-    "fx": "synthetic",
+    "kick": "punchy", "snare": "snappy", "clap": "sharp", "tom": "resonant",
+    "closed hihat": "tight", "open hihat": "sizzling", "crash": "bright", "ride": "shimmering",
+    "ride bell": "pinging", "china": "trashy", "splash": "quick", "fx": "synthetic",
 }
+# fmt: on
 TOM_POSITIONS = (("floor", "floor tom"), ("low", "low tom"), ("mid", "mid tom"), ("hi", "high tom"))
 LOUDNESS_PLAYED = {
     "soft": "played softly",
@@ -353,21 +319,27 @@ def drum_noun(label: str, name: str) -> str:
     return DRUM_NOUNS.get(label, label)
 
 
+def spoken_name(name: str) -> str:
+    """A kit's instrument name as caption words.
+
+    ``'c3 - Tom1 (Tama 16")'`` -> ``'tom 1, tama 16 inch'``.
+    """
+    name = re.sub(r"^[a-g]#?\d\s*-\s*", "", name.strip(), flags=re.IGNORECASE)  # "c#3 - "
+    name = re.sub(r"([a-z])([A-Z])|([a-zA-Z])(\d)", r"\1\3 \2\4", name)
+    return re.sub(r"\s*\((.*)\)", r", \1", name).replace('"', " inch").lower()
+
+
 def drum_captions(kit: str, name: str, label: str, velocity: int | None) -> tuple[str, ...]:
     """Several phrasings of one drum hit: its kind, kit, style, own name and loudness."""
     noun, style, adjective = drum_noun(label, name), kit_style(kit), DRUM_ADJECTIVES.get(label)
     display = re.sub(r"^the\s+", "", kit_display(kit), flags=re.IGNORECASE)
     kit_phrase = f"the {display}" if display.lower().endswith("kit") else f"the {display} kit"
-    own_name = re.sub(r"^[a-g]#?\d\s*-\s*", "", name.strip(), flags=re.IGNORECASE)
-    own_name = re.sub(r"([a-z])([A-Z])", r"\1 \2", own_name)
-    own_name = re.sub(r"([a-zA-Z])(\d)", r"\1 \2", own_name)
-    own_name = re.sub(r"\s*\((.*)\)", r", \1", own_name).replace('"', " inch").lower()
     adjective = adjective or ("electronic" if style == "electronic" else "recorded")
     captions = [
         noun,
         f"{article(adjective)} {adjective} {noun} from {kit_phrase}",
         f"{style} {noun} one-shot",
-        f"{own_name} from {kit_phrase}",
+        f"{spoken_name(name)} from {kit_phrase}",
         f"{article(style)} {style} {noun} sample",
     ]
     if velocity is not None:

@@ -195,6 +195,8 @@ def fit(cache_dir: Path, root: Path, ckpt_path: Path | None = None) -> list:
 
 
 @pytest.mark.filterwarnings("ignore::lightning.fabric.utilities.warnings.PossibleUserWarning")
+@pytest.mark.filterwarnings("ignore:You passed in a `val_dataloader`")
+@pytest.mark.filterwarnings("ignore:Be aware that when using `ckpt_path`")
 def test_lightning_resumes_mid_epoch_with_the_remaining_batches(cache_dir: Path,
                                                                 tmp_path: Path) -> None:
     full = fit(cache_dir, tmp_path)

@@ -1,0 +1,111 @@
+"""Vocoder quality and speed on held-out real clips: Griffin-Lim (32 and 100 iterations) vs neural.
+
+Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
+       [--vocoder ANOTHER_FOLDER ...] [--clips 64] [--split val] [--threads 2]
+
+For each clip the log-mel is vocoded back to audio and compared with the clip:
+- multi-resolution STFT distance (spectral convergence + log magnitude, FFT sizes 512/1024/2048)
+  between the output and the clip;
+- log-mel L1: mean |log-mel of the clip - log-mel of the re-analysed output|;
+- real-time factor: synthesis time / audio duration, on this CPU with ``--threads`` threads.
+Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
+call per vocoder first; the vocoders take turns clip by clip). The clips are spread evenly over the
+split's sorted file list.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from audiodiff.spectrogram import MelSpectrogram
+from audiodiff.training.waveforms import list_audio_files, load_clips
+from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
+from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
+
+
+def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
+    """``count`` non-silent clips ``[samples]`` spread evenly over the split's files."""
+    files = list_audio_files(root, split)
+    step = max(1, len(files) // count)
+    clips, _ = load_clips(files[::step], sample_rate)
+    return clips[:count]
+
+
+@torch.inference_mode()
+def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dict[str, float]]:
+    """Mean distances and real-time factor of each vocoder over ``clips``.
+
+    The vocoders take turns on each clip, so a change in the machine's load hits them alike.
+    """
+    mel_config = next(iter(vocoders.values())).mel_config
+    analysis = MelSpectrogram(mel_config)
+    stft_distance = MultiResolutionSTFTLoss()
+    totals = {name: {"stft": 0.0, "mel": 0.0, "seconds": 0.0} for name in vocoders}
+    for vocoder in vocoders.values():
+        vocoder(analysis(clips[0][None]))  # warm-up
+    duration = 0.0
+    for clip in clips:
+        log_mel = analysis(clip[None])
+        duration += mel_config.num_samples(log_mel.shape[-1]) / mel_config.sample_rate
+        for name, vocoder in vocoders.items():
+            start = time.perf_counter()
+            out = vocoder(log_mel, mel_config)
+            totals[name]["seconds"] += time.perf_counter() - start
+            totals[name]["stft"] += float(stft_distance(out, clip[None, : out.shape[-1]]))
+            totals[name]["mel"] += float((analysis(out) - log_mel).abs().mean())
+    return {
+        name: {"stft": t["stft"] / len(clips), "mel": t["mel"] / len(clips),
+               "rtf": t["seconds"] / duration}
+        for name, t in totals.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with metadata.jsonl")
+    parser.add_argument("--vocoder", type=Path, action="append", required=True,
+                        help="a neural vocoder folder (repeat to compare several)")
+    parser.add_argument("--clips", type=int, default=64)
+    parser.add_argument("--split", default="val")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
+    mel = next(iter(neural.values())).mel_config
+    vocoders: dict[str, Vocoder] = {
+        "griffinlim:32": GriffinLimVocoder(mel, n_iter=32),
+        "griffinlim:100": GriffinLimVocoder(mel, n_iter=100),
+        **{f"neural ({name})": v.eval() for name, v in neural.items()},
+    }
+    clips = pick_clips(args.data, args.split, args.clips, mel.sample_rate)
+    seconds = sum(c.shape[-1] for c in clips) / mel.sample_rate
+    print(f"{len(clips)} {args.split} clips ({seconds:.1f} s) from {args.data}; "
+          f"{args.threads} threads on {platform.processor() or platform.machine()}\n")
+    results = evaluate(vocoders, clips)
+
+    print("| vocoder | MR-STFT distance | log-mel L1 | real-time factor |")
+    print("|---|---:|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | {r['stft']:.3f} | {r['mel']:.3f} | {r['rtf']:.4f} |")
+    gl100, gl32 = results["griffinlim:100"], results["griffinlim:32"]
+    print()
+    for name in results:
+        if name.startswith("neural"):
+            r = results[name]
+            better = [1 - r[k] / gl100[k] for k in ("stft", "mel")]
+            passed = min(better) >= 0.3 and r["rtf"] < gl32["rtf"]
+            print(f"{name}: {better[0]:+.0%} MR-STFT and {better[1]:+.0%} log-mel L1 better than "
+                  f"griffinlim:100; {gl32['rtf'] / r['rtf']:.1f}x faster than griffinlim:32 -> "
+                  f"{'meets' if passed else 'misses'} the bar (>= 30% better on both, faster "
+                  "than griffinlim:32)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+"""Training end to end on toy data: both layouts learn, exact resume, kill-and-resume, export, DDP on CPU."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import yaml
+
+from audiodiff.cli import main
+from audiodiff.data.cache import prepare
+from audiodiff.data.datamodule import AudioDataModule
+from audiodiff.data.toy import make_toy_dataset
+from audiodiff.models.config import UNetConfig
+from audiodiff.pipeline import Pipeline
+from audiodiff.spectrogram import MelConfig
+from audiodiff.training.checkpoint import AtomicCheckpointIO, load_checkpoint
+from audiodiff.training.module import DiffusionModule
+
+REPO = Path(__file__).resolve().parents[2]
+MEL = MelConfig(sample_rate=8000, n_fft=256, hop_length=64, win_length=256, n_mels=16, fmax=4000.0)
+UNET = UNetConfig(kind="1d", base_channels=16, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,),
+                  num_heads=2, groups=4)
+
+
+@pytest.fixture(scope="module")
+def class_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = make_toy_dataset(tmp_path_factory.mktemp("toy") / "classes", per_class=12, sample_rate=8000, seconds=0.5)
+    out = tmp_path_factory.mktemp("cache") / "classes"
+    prepare(root, out, mel_config=MEL, seconds=0.5, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def text_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from audiodiff.conditioning import ConditionerConfig
+
+    root = make_toy_dataset(tmp_path_factory.mktemp("toy") / "meta", layout="metadata", per_class=8,
+                            sample_rate=8000, seconds=0.5)
+    out = tmp_path_factory.mktemp("cache") / "text"
+    prepare(root, out, mel_config=MEL, seconds=0.5, progress=False,
+            conditioner_config=ConditionerConfig(kind="text", max_tokens=8))
+    return out
+
+
+class LossRecorder(L.Callback):
+    """The loss on a fixed batch with fixed noise (a noise-free measure), at the start and the end."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def measure(self, trainer: L.Trainer, module: DiffusionModule) -> None:
+        batch = next(iter(trainer.datamodule.val_dataloader()))
+        with torch.no_grad():
+            gen = torch.Generator().manual_seed(0)
+            losses = [module.model_step(batch, gen, module.denoiser.network) for _ in range(8)]
+        self.losses.append(float(torch.stack(losses).mean()))
+
+    on_train_start = measure
+    on_train_end = measure
+
+
+class StopAt(L.Callback):
+    """Interrupts a run after ``step`` optimizer steps (the schedule still targets max_steps)."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        trainer.should_stop = trainer.global_step >= self.step
+
+
+def fit(cache: Path, root: Path, max_steps: int, *, ckpt_path: str | None = None, every: int = 4,
+        callbacks: list | None = None, lr: float = 2e-3) -> tuple[DiffusionModule, L.Trainer]:
+    module = DiffusionModule(unet=UNET, lr=lr, warmup_steps=5, ema_decay=0.9, seed=3)
+    data = AudioDataModule(cache=str(cache), batch_size=8, val_batches=1)
+    checkpoint = L.pytorch.callbacks.ModelCheckpoint(dirpath=root / "ckpt", save_last=True,
+                                                     every_n_train_steps=every, save_top_k=0)
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=max_steps, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, num_sanity_val_steps=0, limit_val_batches=0,
+                        use_distributed_sampler=False, gradient_clip_val=1.0, default_root_dir=root,
+                        callbacks=[checkpoint, *(callbacks or [])], plugins=[AtomicCheckpointIO()])
+    torch.manual_seed(0)  # the network is initialised in setup(), inside fit
+    trainer.fit(module, data, ckpt_path=ckpt_path)
+    return module, trainer
+
+
+@pytest.mark.parametrize("cache_name", ["class_cache", "text_cache"])
+def test_training_reduces_the_loss_and_exports_a_working_pipeline(cache_name, request, tmp_path) -> None:
+    cache = request.getfixturevalue(cache_name)
+    recorder = LossRecorder()
+    module, trainer = fit(cache, tmp_path, 80, callbacks=[recorder], lr=3e-3)
+    first, last = recorder.losses
+    # measured on this CPU: classes 0.70 -> 0.40, captions 0.71 -> 0.51 (fixed batch, fixed noise)
+    assert trainer.global_step == 80 and last < 0.8 * first, (first, last)
+
+    main(["export", str(tmp_path / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "model")])
+    pipe = Pipeline.from_pretrained(tmp_path / "model")
+    assert pipe.config.mel == MEL and pipe.config.unet.channel_mults == (1, 2)
+    for name, p in pipe.denoiser.network.state_dict().items():
+        assert torch.equal(p, module.ema.state_dict()[name]), name
+    kwargs = {"label": "kick"} if cache_name == "class_cache" else {"prompt": "a deep kick drum thump"}
+    out = pipe(**kwargs, steps=4, seed=0, duration=0.5)
+    assert out.audio.shape == (1, 4000) and torch.isfinite(out.audio).all()
+
+
+def test_resume_is_exact(class_cache: Path, tmp_path: Path) -> None:
+    """12 steps straight equal 8 steps + resume to 12 (weights, EMA, optimizer, data order, noise)."""
+    straight, _ = fit(class_cache, tmp_path / "a", 12)
+    _, interrupted = fit(class_cache, tmp_path / "b", 12, callbacks=[StopAt(8)])
+    assert interrupted.global_step == 8
+    resumed, trainer = fit(class_cache, tmp_path / "b", 12, ckpt_path="last")
+    assert trainer.global_step == 12
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_checkpoints_load_weights_only_and_carry_the_pipeline_config(class_cache: Path, tmp_path: Path) -> None:
+    fit(class_cache, tmp_path, 4)
+    ckpt = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert ckpt["global_step"] == 4 and ckpt["pipeline_config"]["mel"]["n_mels"] == MEL.n_mels
+    assert not list((tmp_path / "ckpt").glob(".*tmp")), "no temporary checkpoint files may remain"
+
+
+def _train_cmd(cache: Path, root: Path, *extra: str) -> list[str]:
+    """The debug recipe, made smaller and pointed at ``root`` (checkpoints every 5 steps)."""
+    recipe = yaml.safe_load((REPO / "recipes" / "debug.yaml").read_text())
+    recipe["trainer"]["logger"]["init_args"]["save_dir"] = str(root / "logs")
+    for callback in recipe["trainer"]["callbacks"]:
+        if callback["class_path"].endswith("ModelCheckpoint"):
+            callback["init_args"].update(dirpath=str(root / "ckpt"), every_n_train_steps=5)
+        if callback["class_path"].endswith("ExportPipeline"):
+            callback["init_args"]["out"] = str(root / "pipeline")
+    (root / "recipe.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (root / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return [sys.executable, "-m", "audiodiff.cli", "train", "--config", str(root / "recipe.yaml"),
+            "--data.cache", str(cache), "--data.batch_size", "8", "--trainer.default_root_dir", str(root),
+            "--trainer.enable_progress_bar", "false",
+            "--model.unet.base_channels", "16", "--model.unet.channel_mults", "[1, 2]",
+            "--model.unet.attention_levels", "[1]", "--trainer.val_check_interval", "1000", *extra]
+
+
+
+
+def test_sigkill_then_resume_loses_at_most_one_checkpoint_interval(class_cache: Path, tmp_path: Path) -> None:
+    cmd = _train_cmd(class_cache, tmp_path, "--trainer.max_steps", "10000")
+    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    last = tmp_path / "ckpt" / "last.ckpt"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (last.exists() and load_checkpoint(last)["global_step"] >= 15):
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert last.exists(), proc.stderr.read().decode()[-2000:]
+    killed_at = load_checkpoint(last)["global_step"]
+    assert killed_at >= 15
+    done = subprocess.run([*_train_cmd(class_cache, tmp_path, "--trainer.max_steps", str(killed_at + 5)),
+                           "--ckpt_path", "last"], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert load_checkpoint(last)["global_step"] == killed_at + 5
+
+
+def test_ddp_on_cpu_with_two_processes(class_cache: Path, tmp_path: Path) -> None:
+    done = subprocess.run([*_train_cmd(class_cache, tmp_path, "--trainer.max_steps", "10"),
+                           "--trainer.devices", "2", "--trainer.strategy", "ddp"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ckpt = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
+    assert ckpt["global_step"] == 10
+    loader_state = ckpt["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]
+    assert loader_state["world_size"] == 2
+
+
+def test_bad_recipe_field_is_one_clear_error(class_cache: Path, tmp_path: Path) -> None:
+    done = subprocess.run([*_train_cmd(class_cache, tmp_path, "--trainer.max_steps", "2"), "--model.unet.bogus", "1"],
+                          cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 2 and "bogus" in done.stderr and "Traceback" not in done.stderr
