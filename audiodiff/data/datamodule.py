@@ -21,9 +21,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from audiodiff.conditioning import ConditionerConfig
-from audiodiff.data.cache import Cache, open_cache
-from audiodiff.data.layouts import SPLITS
+from audiodiff.data.cache import Cache, open_cache, prepare
+from audiodiff.data.layouts import SPLITS, scan
 from audiodiff.spectrogram import MelConfig
+
+DEFAULT_MEL = MelConfig()
 
 
 class MelDataset(Dataset[dict[str, Tensor]]):
@@ -153,6 +155,10 @@ class AudioDataModule(lightning.LightningDataModule):
 
     Args:
         cache: the cache folder.
+        root: optional dataset folder (class sub-folders or a metadata file); when given, the cache
+            is built or updated from it before training (only new or changed files are processed).
+        seconds, mel, conditioning: settings used to build the cache from ``root``
+            (``conditioning="auto"``: class labels for class folders, captions for metadata files).
         batch_size: clips per batch and device.
         num_workers: DataLoader worker processes (0: load in the main process).
         seed: seeds the data order and caption choice (with the epoch).
@@ -160,8 +166,9 @@ class AudioDataModule(lightning.LightningDataModule):
     """
 
     def __init__(
-        self, cache: str, batch_size: int = 16, num_workers: int = 0, seed: int = 0,
-        val_batches: int = 2,
+        self, cache: str, root: str | None = None, seconds: float = 2.0, mel: MelConfig = DEFAULT_MEL,
+        conditioning: Literal["auto", "text", "class"] = "auto", batch_size: int = 16, num_workers: int = 0,
+        seed: int = 0, val_batches: int = 2,
     ) -> None:
         super().__init__()
         if batch_size < 1 or num_workers < 0 or val_batches < 0 or seed < 0:
@@ -169,10 +176,32 @@ class AudioDataModule(lightning.LightningDataModule):
                 "need batch_size >= 1, num_workers >= 0, val_batches >= 0 and seed >= 0; got "
                 f"{batch_size}, {num_workers}, {val_batches}, {seed}"
             )
-        self.save_hyperparameters()
-        self.cache = open_cache(cache)
-        self.train_set = MelDataset(self.cache, "train", seed=seed)
-        self.val_set = MelDataset(self.cache, "val", seed=seed)
+        self.save_hyperparameters(ignore=["mel"])
+        self.mel = mel
+        self._cache: Cache | None = None
+
+    def prepare_data(self) -> None:
+        """Build or update the cache from ``root`` (Lightning runs this once, on rank 0)."""
+        root = self.hparams.root
+        if root is None:
+            return
+        kind = self.hparams.conditioning
+        if kind == "auto":
+            kind = "class" if scan(root).layout == "classes" else "text"
+        text = ConditionerConfig(kind="text") if kind == "text" else None
+        print(prepare(root, self.hparams.cache, mel_config=self.mel, seconds=self.hparams.seconds,
+                      conditioner_config=text).summary())
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._cache is None:
+            self._cache = open_cache(self.hparams.cache)
+            self.train_set = MelDataset(self._cache, "train", seed=self.hparams.seed)
+            self.val_set = MelDataset(self._cache, "val", seed=self.hparams.seed)
+
+    @property
+    def cache(self) -> Cache:
+        self.setup()
+        return self._cache
 
     @property
     def labels(self) -> list[str]:
@@ -183,10 +212,15 @@ class AudioDataModule(lightning.LightningDataModule):
         return self.cache.mel_config
 
     @property
-    def conditioner_config(self) -> ConditionerConfig | None:
-        return self.cache.conditioner_config
+    def conditioner_config(self) -> ConditionerConfig:
+        config = self.cache.conditioner_config
+        if config is None:
+            raise ValueError(f"the cache {self.cache.path} has neither captions nor labels to condition on; "
+                             "give the clips labels (class folders) or captions (metadata file)")
+        return config
 
     def train_dataloader(self) -> ResumableLoader:
+        self.setup()
         world, rank = (self.trainer.world_size, self.trainer.global_rank) if self.trainer else (1, 0)
         batch_size = self.hparams.batch_size
         if math.ceil(len(self.train_set) / world) < batch_size:
@@ -201,6 +235,7 @@ class AudioDataModule(lightning.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
         """The first ``val_batches`` batches of the val split, in cache order (none: ``[]``)."""
+        self.setup()
         limit = self.hparams.val_batches * self.hparams.batch_size or len(self.val_set)
         subset = Subset(self.val_set, range(min(limit, len(self.val_set))))
         if not len(subset):

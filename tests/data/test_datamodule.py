@@ -203,3 +203,14 @@ def test_lightning_resumes_mid_epoch_with_the_remaining_batches(cache_dir: Path,
     assert len(full) == 6 and [epoch for epoch, *_ in full] == [0, 0, 0, 1, 1, 1]
     for step in (2, 3, 4):
         assert fit(cache_dir, tmp_path / "resumed", tmp_path / f"step={step}.ckpt") == full[step:]
+
+
+def test_datamodule_builds_its_cache_from_a_dataset_folder(tmp_path: Path) -> None:
+    from audiodiff.data.toy import make_toy_dataset
+
+    root = make_toy_dataset(tmp_path / "toy", per_class=3, sample_rate=8000, seconds=0.5)
+    module = AudioDataModule(str(tmp_path / "cache"), root=str(root), seconds=0.5, mel=MEL, batch_size=2)
+    module.prepare_data()
+    assert module.mel_config == MEL and module.labels == ["hat", "kick", "tone"]
+    assert module.conditioner_config.kind == "class"
+    assert len(module.train_set) + len(module.val_set) == 9
