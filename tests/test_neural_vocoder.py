@@ -11,7 +11,7 @@ import torch
 from audiodiff import vocoders
 from audiodiff.audio import save
 from audiodiff.config import ModelFormatError
-from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram
+from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram, mel_filterbank
 from audiodiff.training.vocoder_cli import main as vocoder_cli
 from audiodiff.training.vocoder_module import export_vocoder
 from audiodiff.training.waveforms import (
@@ -21,7 +21,7 @@ from audiodiff.training.waveforms import (
     load_clips,
 )
 from audiodiff.vocoders import load_vocoder
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, phase_loss, stft
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 from tests.conftest import TINY_MEL
 
@@ -60,6 +60,19 @@ def test_output_length_and_batch_independence(batch: int, frames: int) -> None:
     assert out.shape == (batch, (frames - 1) * TINY_MEL.hop_length)
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
     torch.testing.assert_close(out[-1:], alone, atol=1e-5, rtol=1e-4)
+
+
+def test_untrained_head_gives_the_pseudo_inverse_magnitude_and_zero_phase() -> None:
+    vocoder = tiny_vocoder()
+    torch.nn.init.zeros_(vocoder.network.head.weight)
+    torch.nn.init.zeros_(vocoder.network.head.bias)
+    log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
+    with torch.no_grad():
+        magnitude, phase = vocoder.network(log_mel)
+    pinv = torch.linalg.pinv(mel_filterbank(TINY_MEL).double().T).float()
+    expected = (pinv @ log_mel.exp()).clamp_min(TINY_MEL.log_floor)
+    torch.testing.assert_close(magnitude, expected, rtol=1e-5, atol=0.0)
+    assert not phase.any()
 
 
 def test_wrong_mel_shape_is_refused() -> None:
@@ -189,6 +202,16 @@ def test_known_answers_for_a_doubled_signal() -> None:
     assert float(MultiResolutionSTFTLoss(SMALL_RES, eps=1e-12)(2 * x, x)) == pytest.approx(
         1 + math.log(2), abs=1e-4
     )
+
+
+def test_phase_loss_known_answers() -> None:
+    spectrum = stft(noise(), 256, 64, 256)
+    phase = spectrum.angle()
+    assert float(phase_loss(phase, spectrum)) == pytest.approx(0.0, abs=1e-6)
+    assert float(phase_loss(phase + 2 * math.pi, spectrum)) == pytest.approx(0.0, abs=1e-5)
+    # a constant offset is all instantaneous-phase error; differences along both axes cancel it
+    assert float(phase_loss(phase + 0.5, spectrum)) == pytest.approx(0.5, abs=1e-5)
+    assert float(phase_loss(torch.zeros_like(phase), spectrum)) > 1.0
 
 
 def test_losses_refuse_different_shapes() -> None:

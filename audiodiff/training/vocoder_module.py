@@ -15,7 +15,7 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.checkpoint import load_checkpoint
 from audiodiff.training.ema import ema_decay, ema_update
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, phase_loss, stft
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 
 CONFIG_KEY = "vocoder_config"
@@ -26,7 +26,8 @@ class VocoderModule(L.LightningModule):
     """Learns log-mel -> waveform on batches of waveform segments ``[n, samples]``.
 
     The loss is ``mel_weight * mel L1 + stft_weight * multi-resolution STFT`` between the output
-    and the input segment. An exponential moving average of the weights (``ema``) is validated
+    and the input segment, plus ``phase_weight *`` :func:`phase_loss` between the predicted phase
+    and the segment's STFT phase. An exponential moving average of the weights (``ema``) is validated
     and exported. The learning rate warms up linearly for ``warmup_steps`` and then follows a
     cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
 
@@ -41,6 +42,7 @@ class VocoderModule(L.LightningModule):
         vocoder: NeuralVocoderConfig = DEFAULT_CONFIG,
         mel_weight: float = 1.0,
         stft_weight: float = 1.0,
+        phase_weight: float = 1.0,
         lr: float = 5e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         weight_decay: float = 0.01,
@@ -59,15 +61,20 @@ class VocoderModule(L.LightningModule):
         self.stft_loss = MultiResolutionSTFTLoss()
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
-        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft"}`` for ``vocoder``'s output."""
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "phase"}`` for ``vocoder``."""
+        mel_config, hp = self.config.mel, self.hparams
         with torch.no_grad():
             log_mel = self.analysis(audio)
-        prediction = vocoder(log_mel)
+            spectrum = stft(audio, mel_config.n_fft, mel_config.hop_length, mel_config.win_length)
+        magnitude, phase = vocoder.network(log_mel)
+        prediction = vocoder.inverse_stft(magnitude, phase)
         target = audio[:, : prediction.shape[-1]]
-        mel = self.mel_loss(prediction, target)
-        stft = self.stft_loss(prediction, target)
-        loss = self.hparams.mel_weight * mel + self.hparams.stft_weight * stft
-        return {"loss": loss, "mel_l1": mel, "stft": stft}
+        losses = {"mel_l1": self.mel_loss(prediction, target),
+                  "stft": self.stft_loss(prediction, target),
+                  "phase": phase_loss(phase, spectrum)}
+        losses["loss"] = (hp.mel_weight * losses["mel_l1"] + hp.stft_weight * losses["stft"]
+                          + hp.phase_weight * losses["phase"])
+        return losses
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         losses = self.model_step(batch, self.vocoder)

@@ -95,7 +95,8 @@ class ConvNeXtBlock(nn.Module):
 
 
 class VocosNetwork(nn.Module):
-    """Natural-log mel ``[n, n_mels, frames]`` -> complex STFT ``[n, n_fft // 2 + 1, frames]``."""
+    """Natural-log mel ``[n, n_mels, frames]`` -> STFT magnitude and phase, each
+    ``[n, n_fft // 2 + 1, frames]``."""
 
     def __init__(self, config: NeuralVocoderConfig) -> None:
         super().__init__()
@@ -116,16 +117,15 @@ class VocosNetwork(nn.Module):
         self.head = nn.Linear(dim, 2 * (mel.n_fft // 2 + 1))
         self.apply(_init_weights)
 
-    def forward(self, log_mel: Tensor) -> Tensor:
+    def forward(self, log_mel: Tensor) -> tuple[Tensor, Tensor]:
         h = self.norm(self.embed(normalize(log_mel, self.mel_config)).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
-        log_magnitude, angle = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
+        log_magnitude, phase = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
         if self.magnitude_prior:
             prior = torch.matmul(self.inverse_fbank, log_mel.exp())
             log_magnitude = log_magnitude + prior.clamp_min(self.mel_config.log_floor).log()
-        magnitude = log_magnitude.clamp(max=self.max_log_magnitude).exp()
-        return torch.complex(magnitude * torch.cos(angle), magnitude * torch.sin(angle))
+        return log_magnitude.clamp(max=self.max_log_magnitude).exp(), phase
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -150,15 +150,19 @@ class NeuralVocoder(Vocoder):
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
+        return self.inverse_stft(*self.network(log_mel.to(self.window.dtype)))
+
+    def inverse_stft(self, magnitude: Tensor, phase: Tensor) -> Tensor:
+        """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``."""
         mel = self.mel_config
         return torch.istft(
-            self.network(log_mel.to(self.window.dtype)),
+            torch.polar(magnitude, phase),
             n_fft=mel.n_fft,
             hop_length=mel.hop_length,
             win_length=mel.win_length,
             window=self.window,
             center=True,
-            length=mel.num_samples(log_mel.shape[-1]),
+            length=mel.num_samples(phase.shape[-1]),
         )
 
     def save_pretrained(

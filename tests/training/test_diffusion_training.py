@@ -183,3 +183,12 @@ def test_bad_recipe_field_is_one_clear_error(class_cache: Path, tmp_path: Path) 
     done = subprocess.run([*_train_cmd(class_cache, tmp_path, "--trainer.max_steps", "2"), "--model.unet.bogus", "1"],
                           cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 2 and "bogus" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in (REPO / "recipes").glob("*.yaml") if "vocoder" not in p.name))
+def test_every_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "fit", "--config", str(REPO / "recipes" / recipe), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["model"]["unet"]["kind"] in ("1d", "2d") and printed["data"]["cache"]
