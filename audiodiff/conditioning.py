@@ -146,22 +146,33 @@ class TextConditioner(Conditioner):
 
     def embed(self, prompt: str) -> tuple[Tensor, Tensor]:
         """One prompt -> (pooled ``[dim]``, tokens ``[t, dim]``) with ``t <= max_tokens``, on the CPU."""
+        return self.embed_many([prompt])[0]
+
+    def embed_many(self, prompts: Sequence[str], batch_size: int = 64) -> list[tuple[Tensor, Tensor]]:
+        """Many prompts at once (for caching datasets): like :meth:`embed` for each, up to float rounding.
+
+        Prompts are sorted by length and encoded in padded batches; padding is masked out.
+        """
         encoder = load_sentence_encoder(self.config.encoder)
-        features = encoder.preprocess([prompt])
-        length = int(features["attention_mask"].sum())
-        if length > self.config.max_tokens:
-            warnings.warn(
-                f"prompt is {length} tokens long; only the first {self.config.max_tokens} are used",
-                stacklevel=2,
-            )
-            for key in ("input_ids", "attention_mask", "token_type_ids"):
-                if key in features:
-                    features[key] = features[key][:, : self.config.max_tokens]
-        with torch.inference_mode():
-            out = encoder(features)
-        tokens = out["token_embeddings"][0]
-        pooled = nn.functional.normalize(tokens.mean(0), dim=-1)
-        return pooled.clone(), tokens.clone()
+        limit = self.config.max_tokens
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        results: list[tuple[Tensor, Tensor] | None] = [None] * len(prompts)
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            features = encoder.preprocess([prompts[i] for i in rows])
+            lengths = features["attention_mask"].sum(1)
+            if int(lengths.max()) > limit:
+                longest = int(lengths.max())
+                warnings.warn(f"prompt is {longest} tokens long; only the first {limit} are used", stacklevel=3)
+                for key in ("input_ids", "attention_mask", "token_type_ids"):
+                    if key in features:
+                        features[key] = features[key][:, :limit]
+            with torch.inference_mode():
+                tokens = encoder(features)["token_embeddings"]
+            for row, i in enumerate(rows):
+                seq = tokens[row, : min(int(lengths[row]), limit)].clone()
+                results[i] = (nn.functional.normalize(seq.mean(0), dim=-1), seq)
+        return results
 
     def from_embeddings(self, embeddings: Sequence[tuple[Tensor, Tensor] | None]) -> Conditioning:
         """Stack precomputed ``(pooled, tokens)`` pairs (``None`` = null) into a padded batch."""

@@ -380,19 +380,22 @@ def _embed_captions(
     pooled = np.zeros((len(captions), dim), np.float16)
     tokens = np.zeros((len(captions), config.max_tokens, dim), np.float16)
     lengths = np.zeros(len(captions), np.int32)
-    conditioner = None
-    for i, caption in enumerate(tqdm(captions, desc="captions", disable=not progress)):
+    new = []
+    for i, caption in enumerate(captions):
         if caption in known:
             assert previous is not None and previous.text_pooled is not None
             j = known[caption]
             pooled[i], tokens[i], lengths[i] = (previous.text_pooled[j], previous.text_tokens[j],
                                                 previous.text_lengths[j])
-            continue
-        conditioner = conditioner or TextConditioner(config)
-        vector, sequence = conditioner.embed(caption)
-        pooled[i] = vector.numpy()
-        tokens[i, : len(sequence)] = sequence.numpy()
-        lengths[i] = len(sequence)
+        else:
+            new.append(i)
+    conditioner = TextConditioner(config) if new else None
+    for start in tqdm(range(0, len(new), 256), desc="captions", unit="x256", disable=not progress):
+        batch = new[start : start + 256]
+        for i, (vector, sequence) in zip(batch, conditioner.embed_many([captions[i] for i in batch]), strict=True):
+            pooled[i] = vector.numpy()
+            tokens[i, : len(sequence)] = sequence.numpy()
+            lengths[i] = len(sequence)
     return dict(zip(TEXT_ARRAYS, (pooled, tokens, lengths), strict=True))
 
 

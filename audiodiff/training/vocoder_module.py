@@ -6,7 +6,7 @@ import copy
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import lightning as L
 import torch
@@ -15,7 +15,7 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.checkpoint import load_checkpoint
 from audiodiff.training.ema import ema_decay, ema_update
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, phase_loss, stft
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 
 CONFIG_KEY = "vocoder_config"
@@ -26,15 +26,14 @@ class VocoderModule(L.LightningModule):
     """Learns log-mel -> waveform on batches of waveform segments ``[n, samples]``.
 
     The loss is ``mel_weight * mel L1 + stft_weight * multi-resolution STFT`` between the output
-    and the input segment, plus ``phase_weight *`` :func:`phase_loss` between the predicted phase
-    and the segment's STFT phase. An exponential moving average of the weights (``ema``) is validated
+    and the input segment. An exponential moving average of the weights (``ema``) is validated
     and exported. The learning rate warms up linearly for ``warmup_steps`` and then follows a
     cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
 
     Args:
         vocoder: the network's shape.
         export_dir: when set, the EMA vocoder is saved there with ``save_pretrained`` at the end
-            of fit.
+            of fit, with weights in ``export_dtype``.
     """
 
     def __init__(
@@ -42,7 +41,6 @@ class VocoderModule(L.LightningModule):
         vocoder: NeuralVocoderConfig = DEFAULT_CONFIG,
         mel_weight: float = 1.0,
         stft_weight: float = 1.0,
-        phase_weight: float = 1.0,
         lr: float = 5e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         weight_decay: float = 0.01,
@@ -50,6 +48,7 @@ class VocoderModule(L.LightningModule):
         final_lr_ratio: float = 0.01,
         ema_max_decay: float = 0.999,
         export_dir: str | None = None,
+        export_dtype: Literal["float32", "float16"] = "float32",
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["vocoder"])
@@ -61,20 +60,15 @@ class VocoderModule(L.LightningModule):
         self.stft_loss = MultiResolutionSTFTLoss()
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
-        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "phase"}`` for ``vocoder``."""
-        mel_config, hp = self.config.mel, self.hparams
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft"}`` for ``vocoder``'s output."""
         with torch.no_grad():
             log_mel = self.analysis(audio)
-            spectrum = stft(audio, mel_config.n_fft, mel_config.hop_length, mel_config.win_length)
-        magnitude, phase = vocoder.network(log_mel)
-        prediction = vocoder.inverse_stft(magnitude, phase)
+        prediction = vocoder(log_mel)
         target = audio[:, : prediction.shape[-1]]
-        losses = {"mel_l1": self.mel_loss(prediction, target),
-                  "stft": self.stft_loss(prediction, target),
-                  "phase": phase_loss(phase, spectrum)}
-        losses["loss"] = (hp.mel_weight * losses["mel_l1"] + hp.stft_weight * losses["stft"]
-                          + hp.phase_weight * losses["phase"])
-        return losses
+        mel = self.mel_loss(prediction, target)
+        stft = self.stft_loss(prediction, target)
+        loss = self.hparams.mel_weight * mel + self.hparams.stft_weight * stft
+        return {"loss": loss, "mel_l1": mel, "stft": stft}
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         losses = self.model_step(batch, self.vocoder)
@@ -108,7 +102,8 @@ class VocoderModule(L.LightningModule):
 
     def on_fit_end(self) -> None:
         if self.hparams.export_dir and self.trainer.is_global_zero:
-            path = self.ema.save_pretrained(self.hparams.export_dir, overwrite=True)
+            dtype = getattr(torch, self.hparams.export_dtype)
+            path = self.ema.save_pretrained(self.hparams.export_dir, overwrite=True, dtype=dtype)
             print(f"exported the EMA vocoder to {path}")
 
 

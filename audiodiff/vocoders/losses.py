@@ -6,7 +6,6 @@ return a scalar; both are exactly 0 for identical inputs.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
@@ -22,10 +21,10 @@ DEFAULT_RESOLUTIONS: tuple[tuple[int, int, int], ...] = (
 )
 
 
-def stft(audio: Tensor, n_fft: int, hop_length: int, win_length: int) -> Tensor:
-    """Waveform ``[n, samples]`` -> centred complex STFT ``[n, n_fft // 2 + 1, frames]`` (Hann)."""
+def stft_magnitude(audio: Tensor, n_fft: int, hop_length: int, win_length: int) -> Tensor:
+    """Waveform ``[n, samples]`` -> centred STFT magnitude ``[n, n_fft // 2 + 1, frames]``."""
     window = torch.hann_window(win_length, dtype=audio.dtype, device=audio.device)
-    return torch.stft(
+    spec = torch.stft(
         audio,
         n_fft=n_fft,
         hop_length=hop_length,
@@ -35,35 +34,7 @@ def stft(audio: Tensor, n_fft: int, hop_length: int, win_length: int) -> Tensor:
         pad_mode="reflect" if audio.shape[-1] > n_fft // 2 else "constant",
         return_complex=True,
     )
-
-
-def stft_magnitude(audio: Tensor, n_fft: int, hop_length: int, win_length: int) -> Tensor:
-    """Waveform ``[n, samples]`` -> centred STFT magnitude ``[n, n_fft // 2 + 1, frames]``."""
-    return stft(audio, n_fft, hop_length, win_length).abs()
-
-
-def anti_wrap(x: Tensor) -> Tensor:
-    """Distance of a phase difference from the nearest multiple of 2 pi, in ``[0, pi]``."""
-    return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
-
-
-def phase_loss(phase: Tensor, target: Tensor) -> Tensor:
-    """Magnitude-weighted anti-wrapped phase errors (after APNet, Ai & Ling, 2023).
-
-    ``phase [n, freqs, frames]`` is compared with the complex target STFT of the same shape:
-    instantaneous phase, group delay (difference along frequency) and instantaneous frequency
-    (difference along time), each averaged with the target magnitude as weight so that the
-    phase of loud partials counts and that of near-silent bins does not. Returns a scalar in
-    ``[0, 3 pi]``; 0 when the phases match.
-    """
-    weight = target.abs()
-    error = phase - target.angle()
-    terms = [(anti_wrap(error), weight)]
-    for dim in (-2, -1):
-        pair = torch.sqrt(weight.narrow(dim, 1, weight.shape[dim] - 1)
-                          * weight.narrow(dim, 0, weight.shape[dim] - 1))
-        terms.append((anti_wrap(torch.diff(error, dim=dim)), pair))
-    return sum((e * w).sum() / w.sum().clamp_min(1e-12) for e, w in terms)
+    return spec.abs()
 
 
 class MultiResolutionSTFTLoss(nn.Module):

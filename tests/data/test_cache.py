@@ -162,12 +162,15 @@ class FakeEncoder:
 
     def preprocess(self, prompts: list[str]) -> dict[str, torch.Tensor]:
         self.prompts += prompts
-        ids = torch.tensor([[sum(map(ord, w)) for w in ["<s>", *prompts[0].split(), "</s>"]]])
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        rows = [[sum(map(ord, w)) for w in ["<s>", *p.split(), "</s>"]] for p in prompts]
+        width = max(map(len, rows))
+        ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
+        mask = torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
+        return {"input_ids": ids, "attention_mask": mask}
 
     def __call__(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        ids = features["input_ids"][0].double()
-        return {"token_embeddings": torch.sin(ids[:, None] * torch.arange(1, 385) / 97)[None].float()}
+        ids = features["input_ids"].double()
+        return {"token_embeddings": torch.sin(ids[..., None] * torch.arange(1, 385) / 97).float()}
 
 
 @pytest.mark.filterwarnings("ignore:prompt is 11 tokens long")
@@ -184,7 +187,7 @@ def test_text_cache_stores_each_caption_once(tmp_path: Path, monkeypatch) -> Non
     (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows[:2]))
     config = ConditionerConfig(max_tokens=6)
     run(root, tmp_path / "cache", conditioner_config=config)
-    assert sorted(encoder.prompts) == ["pad", "soft warm pad", "warm pad"]
+    assert sorted(encoder.prompts) == ["pad", "soft warm pad", "warm pad"]  # one batch, each caption once
 
     (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     with pytest.warns(UserWarning, match="only the first 6"):

@@ -31,12 +31,14 @@ class WordEncoder:
     """A stand-in sentence encoder: token ``k`` of a prompt is a constant vector of its length."""
 
     def preprocess(self, prompts: list[str]) -> dict[str, torch.Tensor]:
-        ids = torch.tensor([[len(w) for w in prompts[0].split()]])
-        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+        rows = [[len(w) for w in p.split()] for p in prompts]
+        width = max(map(len, rows))
+        ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
+        return {"input_ids": ids, "attention_mask": (ids > 0).long()}
 
     def __call__(self, features: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        ids = features["input_ids"][0].float()
-        return {"token_embeddings": ids[None, :, None].expand(1, -1, 384) / 10}
+        ids = features["input_ids"].float()
+        return {"token_embeddings": ids[..., None].expand(*ids.shape, 384) / 10}
 
 
 @pytest.fixture(scope="module")
