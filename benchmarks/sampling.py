@@ -100,7 +100,8 @@ def child(model: str, args: argparse.Namespace) -> None:
 
 
 def table(results: dict, args: argparse.Namespace) -> str:
-    lines = [f"machine: {platform.processor() or platform.machine()}, {args.threads} threads, torch {torch.__version__}",
+    machine = platform.processor() or platform.machine()
+    lines = [f"machine: {machine}, {args.threads} threads, torch {torch.__version__}",
              f"generation of {args.seconds:g} s at {args.steps} steps, guidance 3 (two rows per network call)", "",
              "| model | params | step (ms) | sampler | calls | generate (s) | RTF | peak RSS (MB) |",
              "|---|---|---|---|---|---|---|---|"]

@@ -16,6 +16,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import torch
 import yaml
@@ -51,7 +52,7 @@ def child(recipe_path: str, args: argparse.Namespace) -> dict:
     from audiodiff.training.module import DiffusionModule
 
     torch.set_num_threads(args.threads)
-    recipe = yaml.safe_load(open(recipe_path))
+    recipe = yaml.safe_load(Path(recipe_path).read_text())
     model_cfg, data_cfg = recipe["model"], recipe["data"]
     module = DiffusionModule(unet=UNetConfig(**model_cfg["unet"]),
                              diffusion=DiffusionConfig(**model_cfg.get("diffusion", {})))

@@ -1,0 +1,87 @@
+"""Regenerate samples/: run `audiodiff sample` for each prompt, draw each spectrogram, write README.md.
+
+Usage: python samples/generate.py [--model PATH] (default: the bundled model). Needs Pillow
+(`pip install -e ".[bench]"`). Every clip is reproduced bit for bit by the command listed for it in
+samples/README.md (same audiodiff version, model and torch build, on the CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from audiodiff.audio import load
+from audiodiff.spectrogram import MelConfig, MelSpectrogram, normalize
+
+HERE = Path(__file__).resolve().parent
+PROMPTS = [
+    ("drums", "a punchy electronic kick drum", 1),
+    ("drums", "a deep acoustic kick drum", 2),
+    ("drums", "a tight snare drum", 3),
+    ("drums", "a closed hi-hat", 4),
+    ("drums", "an open hi-hat", 5),
+    ("drums", "a crash cymbal", 6),
+    ("drums", "a low tom", 7),
+    ("drums", "a hand clap", 8),
+    ("pitched", "acoustic grand piano, note C4", 9),
+    ("pitched", "acoustic grand piano, note G2", 10),
+    ("pitched", "violin, note A4", 11),
+    ("pitched", "trumpet, note C5", 12),
+    ("pitched", "flute, note G5", 13),
+    ("pitched", "marimba, note E4", 14),
+    ("pitched", "a fingered electric bass note at E2", 15),
+    ("pitched", "a warm synth pad chord at C4", 16),
+    ("pitched", "drawbar organ, note C3", 17),
+    ("pitched", "nylon string guitar, note D4", 18),
+    ("effects", "a cowbell hit", 19),
+    ("effects", "a triangle ding", 20),
+    ("effects", "a shaker", 21),
+    ("effects", "a tambourine", 22),
+]
+
+
+def spectrogram_png(wav: Path, png: Path, mel: MelConfig) -> None:
+    """Save the normalised log-mel of ``wav`` as an image (low frequencies at the bottom, 3x taller)."""
+    audio, _ = load(wav, mel.sample_rate)
+    image = normalize(MelSpectrogram(mel)(audio)[0], mel).clamp(-1, 1).flip(0)
+    pixels = ((image + 1) * 127.5).round().to(torch.uint8).numpy()
+    colour = np.stack([pixels, (pixels.astype(np.float32) ** 1.3 / 255**0.3).astype(np.uint8), 255 - pixels], -1)
+    Image.fromarray(colour).resize((pixels.shape[1] * 3, pixels.shape[0] * 3), Image.NEAREST).save(png)
+
+
+def slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in text.lower()).strip("-").replace("--", "-")[:48]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    args = parser.parse_args()
+    from audiodiff.pipeline import Pipeline
+
+    pipe = Pipeline.from_pretrained(args.model)
+    rows = ["| kind | prompt | audio | spectrogram | command |", "|---|---|---|---|---|"]
+    for kind, prompt, seed in PROMPTS:
+        name = f"{seed:02d}-{slug(prompt)}"
+        cmd = ["audiodiff", "sample", "--prompt", prompt, "--seed", str(seed), "--out", f"samples/{name}.wav",
+               "--overwrite", "--quiet", *(["--model", args.model] if args.model else [])]
+        exe = Path(sys.executable).with_name("audiodiff")
+        subprocess.run([str(exe), *cmd[1:]], check=True, cwd=HERE.parent)
+        spectrogram_png(HERE / f"{name}.wav", HERE / f"{name}.png", pipe.config.mel)
+        rows.append(f"| {kind} | {prompt} | [{name}.wav]({name}.wav) | ![]({name}.png) | `{shlex.join(cmd)}` |")
+    (HERE / "README.md").write_text(
+        "# Samples\n\nWhat the bundled default model generated, with the exact command for each clip "
+        "(run from the repository root; each file also has a JSON sidecar with the model hash). "
+        "Regenerate all with `python samples/generate.py`.\n\n" + "\n".join(rows) + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
