@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -51,9 +52,11 @@ def noise(n: int = 2, samples: int = 4000, seed: int = 0) -> torch.Tensor:
 # --- network ---------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("prior", [True, False])
 @pytest.mark.parametrize(("batch", "frames"), [(1, 2), (2, 9), (3, 40)])
-def test_output_length_and_batch_independence(batch: int, frames: int) -> None:
-    vocoder = tiny_vocoder()
+def test_output_length_and_batch_independence(batch: int, frames: int, prior: bool) -> None:
+    torch.manual_seed(0)
+    vocoder = NeuralVocoder(dataclasses.replace(TINY, magnitude_prior=prior)).eval()
     log_mel = torch.randn(batch, TINY_MEL.n_mels, frames, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         out = vocoder(log_mel)

@@ -42,8 +42,6 @@ class NeuralVocoderConfig:
         max_magnitude: predicted STFT magnitudes are clipped to this (``exp`` of the log output).
         magnitude_prior: predict the log magnitude as a correction of the pseudo-inverse mel
             filterbank's estimate (FreeV, Lv et al., 2024) instead of from scratch.
-        instantaneous_frequency: predict each bin's phase advance from frame to frame and sum it
-            over time (GANSynth, Engel et al., 2019) instead of the phase itself.
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -53,7 +51,6 @@ class NeuralVocoderConfig:
     kernel_size: int = 7
     max_magnitude: float = 100.0
     magnitude_prior: bool = True
-    instantaneous_frequency: bool = True
 
     def __post_init__(self) -> None:
         if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
@@ -106,7 +103,6 @@ class VocosNetwork(nn.Module):
         mel, dim = config.mel, config.dim
         self.mel_config = mel
         self.magnitude_prior = config.magnitude_prior
-        self.instantaneous_frequency = config.instantaneous_frequency
         # magnitude ~= pinv(fbank.T) @ mel: [n_freqs, n_mels]
         inverse = torch.linalg.pinv(mel_filterbank(mel).double().T).float()
         self.register_buffer("inverse_fbank", inverse, persistent=False)
@@ -129,8 +125,6 @@ class VocosNetwork(nn.Module):
         if self.magnitude_prior:
             prior = torch.matmul(self.inverse_fbank, log_mel.exp())
             log_magnitude = log_magnitude + prior.clamp_min(self.mel_config.log_floor).log()
-        if self.instantaneous_frequency:
-            phase = torch.cumsum(phase, dim=-1)
         return log_magnitude.clamp(max=self.max_log_magnitude).exp(), phase
 
 

@@ -1,0 +1,380 @@
+"""Prompt following of a text-conditioned model: pitch accuracy, sound category accuracy and speed.
+
+Usage: python benchmarks/quality.py --model PATH [--seeds 2] [--steps 25] [--guidance 3] [--out runs/quality]
+       [--data data/oneshots] [--cache cache/oneshots] [--crepe-model tiny] [--threads 2] [--save-audio]
+
+1. Pitch: "INSTRUMENT, note NOTE" prompts; the median CREPE f0 of the voiced frames (periodicity
+   >= 0.5 and louder than -60 dBFS) must be within 50 cents of the note, and an unvoiced sound is a
+   miss. The same measurement on real clips checks the metric itself.
+2. Category: a classifier trained on the real train-split cache mels names the drum (kick, snare, ...)
+   or instrument family of real val clips and of generated clips. Generated clips are scored twice:
+   from their audio re-analysed like the cache ("audio") and from the model's own mel ("mel", which
+   bypasses the vocoder).
+3. Speed: real-time factor of one default generation, model loading excluded, best of 2.
+
+Prints Markdown tables and writes ``OUT/quality.json`` (every number, every sound) and ``OUT/quality.md``.
+Needs ``torchcrepe`` and ``scikit-learn`` (``pip install -e ".[bench]"``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from quality_metrics import (  # noqa: E402
+    cents_error,
+    estimate_f0,
+    fit_frames,
+    hit_rate,
+    is_hit,
+    mel_features,
+    note_to_midi,
+    reanalyse,
+)
+
+from audiodiff import Pipeline  # noqa: E402
+from audiodiff.data.clips import clip_samples, load_clips  # noqa: E402
+from audiodiff.spectrogram import denormalize, silence_level  # noqa: E402
+
+PITCH_INSTRUMENTS = ("acoustic grand piano", "marimba", "string ensemble", "church organ", "brass section", "violin")
+PITCH_NOTES = ("C3", "G3", "C4", "E4", "G4", "C5", "G5", "C6")
+DRUM_PROMPTS = {
+    "kick": ("a kick drum", "a punchy electronic kick drum"),
+    "snare": ("a snare drum", "an acoustic snare drum sample"),
+    "closed hihat": ("a closed hi-hat", "a tight closed hi-hat"),
+    "open hihat": ("an open hi-hat", "a sizzling open hi-hat"),
+    "tom": ("a tom drum", "a floor tom"),
+    "crash": ("a crash cymbal", "a bright crash cymbal"),
+    "ride": ("a ride cymbal", "a shimmering ride cymbal"),
+    "clap": ("a hand clap", "an electronic hand clap"),
+}
+FAMILY_PROMPTS = {
+    "keys": ("a piano note", "an electric piano note"),
+    "mallets": ("a marimba note", "a vibraphone note"),
+    "organ": ("an organ note", "a church organ note"),
+    "guitar": ("a guitar note", "an electric guitar note"),
+    "bass": ("a bass note", "a synth bass note"),
+    "strings": ("a violin note", "a cello note"),
+    "brass": ("a trumpet note", "a trombone note"),
+    "reed": ("a saxophone note", "a clarinet note"),
+    "pipe": ("a flute note", "a pan flute note"),
+    "plucked": ("a harp note", "a banjo note"),
+    "synth lead": ("a synth lead note", "a sawtooth lead note"),
+    "synth pad": ("a synth pad note", "a warm pad note"),
+}
+TASKS = {"drum": DRUM_PROMPTS, "family": FAMILY_PROMPTS}
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per prompt (0, 1, ...)")
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=3.0)
+    parser.add_argument("--sampler", default="dpmpp_2m")
+    parser.add_argument("--duration", type=float, default=2.0)
+    parser.add_argument("--out", type=Path, default=Path("runs/quality"))
+    parser.add_argument("--data", type=Path, default=Path("data/oneshots"), help="folder with metadata.jsonl")
+    parser.add_argument("--cache", type=Path, default=Path("cache/oneshots"), help="its mel cache")
+    parser.add_argument("--instruments", nargs="+", default=list(PITCH_INSTRUMENTS))
+    parser.add_argument("--notes", nargs="+", default=list(PITCH_NOTES))
+    parser.add_argument("--crepe-model", choices=("tiny", "full"), default="tiny")
+    parser.add_argument("--max-vocoded", type=int, default=48, help="real val clips per task sent through the vocoder")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--save-audio", action="store_true", help="also write every generated sound to OUT/audio/")
+    return parser.parse_args(argv)
+
+
+def load_metadata(root: Path) -> dict[str, dict[str, Any]]:
+    """``metadata.jsonl`` rows keyed by their relative audio path."""
+    with open(root / "metadata.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {row["path"]: row for row in rows}
+
+
+class Generator:
+    """Generates (and optionally saves) one sound per (prompt, seed) with fixed sampling settings."""
+
+    def __init__(self, pipe: Pipeline, args: argparse.Namespace) -> None:
+        self.pipe, self.args, self.count, self.seconds = pipe, args, 0, 0.0
+
+    def __call__(self, prompt: str, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(audio ``[samples]``, normalised log-mel ``[n_mels, frames]``) of one generated sound."""
+        start = time.perf_counter()
+        out = self.pipe(prompt=prompt, seed=seed, steps=self.args.steps, guidance=self.args.guidance,
+                        duration=self.args.duration, sampler=self.args.sampler)
+        self.seconds += time.perf_counter() - start
+        self.count += 1
+        if self.args.save_audio:
+            from audiodiff.audio import save
+
+            name = "".join(c if c.isalnum() else "_" for c in prompt)[:60]
+            (self.args.out / "audio").mkdir(parents=True, exist_ok=True)
+            save(self.args.out / "audio" / f"{name}_s{seed}.wav", out.audio, out.sample_rate, overwrite=True)
+        return out.audio[0], out.mel[0]
+
+
+# -------------------------------------------------------------------------------------------------- pitch
+
+
+def pitch_row(audio: torch.Tensor, sample_rate: int, midi: int, crepe_model: str, **extra: Any) -> dict[str, Any]:
+    """One pitch measurement: f0, cents error, hit and octave-free hit."""
+    f0 = estimate_f0(audio, sample_rate, model=crepe_model)
+    return {**extra, "midi": midi, "f0": f0, "cents": cents_error(f0, midi), "hit": is_hit(f0, midi),
+            "hit_octave_free": is_hit(f0, midi, octave_free=True)}
+
+
+def real_pitch_clips(meta: dict[str, dict[str, Any]], instruments: list[str], midis: set[int]) -> list[dict]:
+    """Real clips of ``instruments``: train clips at the asked notes (the velocity nearest 80) and every val clip."""
+    best: dict[tuple[str, int], dict] = {}
+    chosen = []
+    for row in meta.values():
+        name = row["source"].split(":", 1)[-1]
+        if name not in instruments or row["pitch"] is None:
+            continue
+        if row["split"] == "val":
+            chosen.append(row)
+        elif row["pitch"] in midis:
+            key = (name, row["pitch"])
+            if key not in best or abs(row["velocity"] - 80) < abs(best[key]["velocity"] - 80):
+                best[key] = row
+    return chosen + list(best.values())
+
+
+def pitch_benchmark(gen: Generator, meta: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Generated and real pitch measurements, with hit rates overall and per instrument."""
+    notes = {note: note_to_midi(note) for note in args.notes}
+    trained = defaultdict(set)  # instrument -> MIDI notes seen in training
+    for row in meta.values():
+        if row["split"] == "train" and row["pitch"] is not None:
+            trained[row["source"].split(":", 1)[-1]].add(row["pitch"])
+    rate = gen.pipe.config.mel.sample_rate
+    generated = []
+    for instrument in args.instruments:
+        for note, midi in notes.items():
+            for seed in range(args.seeds):
+                audio, _ = gen(f"{instrument}, note {note}", seed)
+                generated.append(pitch_row(audio, rate, midi, args.crepe_model, instrument=instrument, note=note,
+                                           seed=seed, in_training_range=midi in trained[instrument]))
+    mel_config, frames = gen.pipe.config.mel, int(json.loads((args.cache / "manifest.json").read_text())["frames"])
+    real = {"real_train": [], "real_val": []}
+    for row in real_pitch_clips(meta, args.instruments, set(notes.values())):
+        clips, _ = load_clips(args.data / row["path"], mel_config, clip_samples(mel_config, frames))
+        if clips:
+            real[f"real_{row['split']}"].append(pitch_row(clips[0].audio[0], mel_config.sample_rate, row["pitch"],
+                                                          args.crepe_model, instrument=row["source"].split(":")[-1],
+                                                          path=row["path"]))
+    return {name: summarise_pitch(rows) for name, rows in {"generated": generated, **real}.items()}
+
+
+def summarise_pitch(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Hit rates overall and per instrument for a list of :func:`pitch_row` results."""
+
+    def stats(subset: list[dict[str, Any]]) -> dict[str, Any]:
+        errors = [abs(r["cents"]) for r in subset if not math.isnan(r["cents"])]
+        return {"n": len(subset), "hit_rate": hit_rate([r["hit"] for r in subset]),
+                "octave_free_hit_rate": hit_rate([r["hit_octave_free"] for r in subset]),
+                "unvoiced": sum(math.isnan(r["f0"]) for r in subset),
+                "median_abs_cents": float(np.median(errors)) if errors else math.nan}
+
+    by_instrument = defaultdict(list)
+    for r in rows:
+        by_instrument[r["instrument"]].append(r)
+    summary = {"overall": stats(rows), "per_instrument": {k: stats(v) for k, v in by_instrument.items()},
+               "rows": rows}
+    if rows and "in_training_range" in rows[0]:
+        summary["in_training_range"] = stats([r for r in rows if r["in_training_range"]])
+    return summary
+
+
+# ----------------------------------------------------------------------------------------------- category
+
+
+def category_of(item: dict[str, Any], task: str, labels: list[str], meta: dict[str, dict[str, Any]]) -> str | None:
+    """The drum label or melodic family of a cache item, or ``None`` if it is outside the task's classes."""
+    value = labels[item["label"]] if task == "drum" else meta.get(item["source"], {}).get("family")
+    return value if value in TASKS[task] else None
+
+
+def train_classifier(features: np.ndarray, targets: list[str]):
+    """Extra-trees classifier (balanced classes, fixed seed) on :func:`mel_features` rows."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    return ExtraTreesClassifier(n_estimators=300, class_weight="balanced", random_state=0, n_jobs=1).fit(
+        features, targets)
+
+
+def accuracy(clf, features: np.ndarray, targets: list[str]) -> tuple[float, list[str]]:
+    predicted = [str(p) for p in clf.predict(features)]
+    return float(np.mean([p == t for p, t in zip(predicted, targets, strict=True)])), predicted
+
+
+def category_benchmark(gen: Generator, meta: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Per task: classifier accuracy on real val mels, on real val sent through the vocoder, and on generated clips."""
+    manifest = json.loads((args.cache / "manifest.json").read_text())
+    mels = np.load(args.cache / "mels.npy", mmap_mode="r")
+    config, frames, results = gen.pipe.config.mel, int(manifest["frames"]), {}
+    for task, prompts in TASKS.items():
+        split = {"train": ([], []), "val": ([], [])}
+        for i, item in enumerate(manifest["items"]):
+            target = category_of(item, task, manifest["labels"], meta)
+            if target is not None and item["split"] in split:
+                split[item["split"]][0].append(i)
+                split[item["split"]][1].append(target)
+        (train_idx, train_y), (val_idx, val_y) = split["train"], split["val"]
+        clf = train_classifier(mel_features(mels[train_idx]), train_y)
+        real_acc, _ = accuracy(clf, mel_features(mels[val_idx]), val_y)
+        pick = np.random.default_rng(0).permutation(len(val_idx))[: args.max_vocoded]
+        val_mel = torch.from_numpy(np.asarray(mels[[val_idx[i] for i in pick]], dtype=np.float32))
+        with torch.inference_mode():
+            audio = gen.pipe.vocoder(denormalize(val_mel, config), config)
+        vocoded_acc, _ = accuracy(clf, mel_features(reanalyse(audio, config.sample_rate, config, frames)),
+                                  [val_y[i] for i in pick])
+        rows, audio_feats, mel_feats = [], [], []
+        for target, texts in prompts.items():
+            for prompt in texts:
+                for seed in range(args.seeds):
+                    audio, mel = gen(prompt, seed)
+                    audio_feats.append(mel_features(reanalyse(audio[None], config.sample_rate, config, frames)))
+                    mel_feats.append(mel_features(fit_frames(mel[None], frames, silence_level(config))))
+                    rows.append({"prompt": prompt, "seed": seed, "target": target})
+        targets = [r["target"] for r in rows]
+        audio_acc, audio_pred = accuracy(clf, np.concatenate(audio_feats), targets)
+        mel_acc, mel_pred = accuracy(clf, np.concatenate(mel_feats), targets)
+        for r, a, m in zip(rows, audio_pred, mel_pred, strict=True):
+            r.update(predicted_audio=a, predicted_mel=m)
+        results[task] = {"classes": list(prompts), "n_train": len(train_y), "n_val": len(val_y),
+                         "real_val": real_acc, "real_val_vocoded": vocoded_acc, "n_vocoded": len(pick),
+                         "generated_audio": audio_acc, "generated_mel": mel_acc, "n_generated": len(rows),
+                         "rows": rows}
+    return results
+
+
+# -------------------------------------------------------------------------------------------------- speed
+
+
+def speed_benchmark(pipe: Pipeline, args: argparse.Namespace, repeats: int = 2) -> dict[str, Any]:
+    """Seconds and real-time factor of one default generation (warm-up first, then best of ``repeats``)."""
+
+    def once() -> float:
+        start = time.perf_counter()
+        pipe(prompt="a punchy electronic kick drum", seed=0, steps=args.steps, guidance=args.guidance,
+             duration=args.duration, sampler=args.sampler)
+        return time.perf_counter() - start
+
+    once()
+    best = min(once() for _ in range(repeats))
+    mel = pipe(prompt="a snare drum", seed=0, steps=1, duration=args.duration).mel
+    start = time.perf_counter()
+    with torch.inference_mode():
+        pipe.vocoder(denormalize(mel, pipe.config.mel), pipe.config.mel)
+    vocoder = time.perf_counter() - start
+    return {"seconds": best, "rtf": best / args.duration, "vocoder_seconds": vocoder, "threads": args.threads,
+            "steps": args.steps, "guidance": args.guidance, "sampler": args.sampler, "duration": args.duration}
+
+
+# ------------------------------------------------------------------------------------------------- report
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or math.isnan(x) else f"{100 * x:.0f}%"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The report's tables."""
+    pitch, lines = result["pitch"], []
+    lines += ["### Pitch (CREPE median f0 within 50 cents of the asked note)", "",
+              "| instrument | generated hit | octave-free hit | median abs cents | unvoiced | "
+              "notes outside its training range | real train clips, same notes | real val clips (held-out notes) |",
+              "|---|---|---|---|---|---|---|---|"]
+    gen_rows = pitch["generated"]["rows"]
+    for name, s in [*pitch["generated"]["per_instrument"].items(), ("**all**", pitch["generated"]["overall"])]:
+        inst = [r for r in gen_rows if name == "**all**" or r["instrument"] == name]
+        outside = sorted({r["note"] for r in inst if not r["in_training_range"]}, key=note_to_midi)
+        real = [pitch[k]["overall"] if name == "**all**" else pitch[k]["per_instrument"].get(name, {"n": 0})
+                for k in ("real_train", "real_val")]
+        cells = [f"{_pct(r['hit_rate'])} of {r['n']}" if r["n"] else "-" for r in real]
+        lines.append(f"| {name} | {_pct(s['hit_rate'])} of {s['n']} | {_pct(s['octave_free_hit_rate'])} | "
+                     f"{s['median_abs_cents']:.0f} | {s['unvoiced']} | {' '.join(outside) or '-'} | "
+                     f"{cells[0]} | {cells[1]} |")
+    if "in_training_range" in pitch["generated"]:
+        s = pitch["generated"]["in_training_range"]
+        lines.append(f"| all, notes in training range | {_pct(s['hit_rate'])} of {s['n']} | "
+                     f"{_pct(s['octave_free_hit_rate'])} | {s['median_abs_cents']:.0f} | {s['unvoiced']} | | | |")
+    lines += ["", "### Category (extra-trees classifier trained on real train-split cache mels)", "",
+              "| task | classes | real val (cache mels) | real val via vocoder (re-analysed audio) | "
+              "generated: re-analysed audio | generated: model mel (no vocoder) |", "|---|---|---|---|---|---|"]
+    for task, c in result["category"].items():
+        lines.append(f"| {task} | {len(c['classes'])} | {_pct(c['real_val'])} of {c['n_val']} | "
+                     f"{_pct(c['real_val_vocoded'])} of {c['n_vocoded']} | {_pct(c['generated_audio'])} of "
+                     f"{c['n_generated']} | {_pct(c['generated_mel'])} of {c['n_generated']} |")
+    lines += ["", "| prompt | target | predicted from audio (per seed) | predicted from mel (per seed) |",
+              "|---|---|---|---|"]
+    for c in result["category"].values():
+        by_prompt = defaultdict(list)
+        for r in c["rows"]:
+            by_prompt[(r["prompt"], r["target"])].append(r)
+        for (prompt, target), rs in by_prompt.items():
+            lines.append(f"| {prompt} | {target} | {', '.join(r['predicted_audio'] for r in rs)} | "
+                         f"{', '.join(r['predicted_mel'] for r in rs)} |")
+    s = result["speed"]
+    lines += ["", "### Speed (model load excluded, best of 2)", "",
+              "| sampler | steps | guidance | audio (s) | threads | generate (s) | RTF | of which vocoder (s) |",
+              "|---|---|---|---|---|---|---|---|",
+              f"| {s['sampler']} | {s['steps']} | {s['guidance']:g} | {s['duration']:g} | {s['threads']} | "
+              f"{s['seconds']:.2f} | {s['rtf']:.2f} | {s['vocoder_seconds']:.2f} |"]
+    return "\n".join(lines)
+
+
+def _clean(value: Any) -> Any:
+    """NaN -> None, recursively, so the JSON is standard."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    start = time.perf_counter()
+    pipe = Pipeline.from_pretrained(args.model)
+    if pipe.config.conditioner.kind != "text":
+        raise SystemExit(f"quality.py: {args.model} is class-conditioned; this benchmark needs a text model")
+    meta, gen, timing = load_metadata(args.data), Generator(pipe, args), {}
+    result: dict[str, Any] = {"model": str(args.model), "model_hash": pipe.model_hash, "args": {
+        k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
+    for name, run in (("pitch", lambda: pitch_benchmark(gen, meta, args)),
+                      ("category", lambda: category_benchmark(gen, meta, args)),
+                      ("speed", lambda: speed_benchmark(pipe, args))):
+        t = time.perf_counter()
+        result[name] = run()
+        timing[name] = time.perf_counter() - t
+        print(f"[quality] {name} done in {timing[name]:.0f} s", file=sys.stderr, flush=True)
+    result["runtime_s"] = {**timing, "generation": gen.seconds, "sounds": gen.count,
+                           "total": time.perf_counter() - start}
+    report = markdown(result)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "quality.json").write_text(json.dumps(_clean(result), indent=1) + "\n")
+    (args.out / "quality.md").write_text(report + "\n")
+    print(report)
+    print(f"\n{gen.count} sounds generated in {gen.seconds:.0f} s; total {result['runtime_s']['total']:.0f} s; "
+          f"wrote {args.out / 'quality.json'}")
+
+
+if __name__ == "__main__":
+    main()
