@@ -75,15 +75,12 @@ def sample_euler(
     generator: Generators = None,
     callback: Callback | None = None,
 ) -> Tensor:
-    """Euler steps of the probability-flow ODE (Karras et al. 2022, Algorithm 1 without churn)."""
-    levels, sigma_in = _levels(x, sigmas)
-    total = len(levels) - 1
-    for i, (sigma, sigma_next) in enumerate(zip(levels[:-1], levels[1:], strict=True)):
-        denoised = denoiser(x, sigma_in(sigma))
-        x = x + (x - denoised) * ((sigma_next - sigma) / sigma)
-        if callback is not None:
-            callback(i, total, x, denoised)
-    return x
+    """Euler steps of the probability-flow ODE (Karras et al. 2022, Algorithm 1 without churn).
+
+    This is :func:`sample_euler_ancestral` with ``eta = 0``: no noise is added and each step goes
+    straight to the next sigma.
+    """
+    return sample_euler_ancestral(denoiser, x, sigmas, generator=generator, callback=callback, eta=0.0)
 
 
 def sample_euler_ancestral(
