@@ -19,7 +19,7 @@ from audiodiff.config import ModelFormatError, PipelineConfig
 from audiodiff.denoiser import Denoiser, guided
 from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.models.config import build_unet
-from audiodiff.spectrogram import denormalize
+from audiodiff.spectrogram import check_mel_config, denormalize
 from audiodiff.vocoders import Vocoder, load_vocoder
 
 WEIGHTS = "model.safetensors"
@@ -56,11 +56,7 @@ class Pipeline:
     def __init__(
         self, config: PipelineConfig, denoiser: Denoiser, conditioner: Conditioner, vocoder: Vocoder
     ) -> None:
-        vocoder_mel = vocoder.mel_config
-        if vocoder_mel != config.mel:
-            from audiodiff.spectrogram import check_mel_config
-
-            check_mel_config(config.mel, vocoder_mel, what=f"the {vocoder.name} vocoder")
+        check_mel_config(config.mel, vocoder.mel_config, what=f"the {vocoder.name} vocoder")
         self.config = config
         self.denoiser = denoiser.eval()
         self.conditioner = conditioner.eval()
