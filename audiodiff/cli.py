@@ -153,7 +153,8 @@ def cmd_resynth(args: argparse.Namespace) -> int:
     vocoder = load_vocoder(args.vocoder, mel_config)
     audio, rate = load(args.input, vocoder.mel_config.sample_rate)
     with torch.inference_mode():
-        log_mel = MelSpectrogram(vocoder.mel_config)(audio)
+        # pad one hop so the vocoder's (frames - 1) * hop samples cover the whole input
+        log_mel = MelSpectrogram(vocoder.mel_config)(torch.nn.functional.pad(audio, (0, vocoder.mel_config.hop_length)))
         out = vocoder(log_mel, vocoder.mel_config)[:, : audio.shape[-1]]
     print(save(args.out, out, rate, overwrite=args.overwrite))
     return 0
@@ -230,7 +231,7 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
     """Run a subcommand; user errors become one line on stderr and exit code 2."""
     try:
         return func(args)
-    except (CliError, ValueError, FileNotFoundError, FileExistsError, PermissionError, ImportError) as err:
+    except (CliError, ValueError, OSError, ImportError) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"audiodiff: error: {message}", file=sys.stderr)
         return EXIT_USAGE

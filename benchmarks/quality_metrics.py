@@ -106,6 +106,33 @@ def median_f0(
     return float(pitch.reshape(-1)[voiced].double().median())
 
 
+CENTS_PER_BIN = 20.0  # CREPE's 360 pitch bins, 20 cents apart ...
+CENTS_OF_BIN0 = 1997.3794084376191  # ... from 31.7 Hz (in cents above 10 Hz)
+
+
+def local_average_decoder(salience: Tensor, width: int = 4) -> tuple[Tensor, Tensor]:
+    """CREPE's decoding: salience-weighted mean pitch of the ``2 * width + 1`` bins around the peak.
+
+    Unlike ``torchcrepe.decode.weighted_argmax`` this adds no random dither (torchcrepe draws it once
+    per process, which moves every f0 by up to 20 cents from one run to the next).
+
+    Args:
+        salience: ``[batch, 360, frames]`` CREPE activations in ``[0, 1]``; masked bins may be ``-inf``.
+
+    Returns:
+        ``(bins, f0)``: the peak bin ``[batch, frames]`` and the f0 in Hz ``[batch, frames]``.
+    """
+    salience = salience.clamp_min(0.0)
+    bins = salience.argmax(dim=1)
+    near = bins.unsqueeze(1) + torch.arange(-width, width + 1, device=salience.device).view(1, -1, 1)
+    inside = (near >= 0) & (near < salience.shape[1])
+    near = near.clamp(0, salience.shape[1] - 1)
+    weights = salience.gather(1, near) * inside
+    cents = CENTS_PER_BIN * near.to(salience.dtype) + CENTS_OF_BIN0
+    mean = (weights * cents).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-12)
+    return bins, 10.0 * 2.0 ** (mean / 1200.0)
+
+
 def crepe_pitch(
     audio: Tensor, sample_rate: int, *, model: str = "tiny", hop_s: float = 0.01, fmin: float = 50.0,
     fmax: float = 2000.0, batch_size: int = 512,
@@ -123,7 +150,7 @@ def crepe_pitch(
     hop = max(1, round(hop_s * CREPE_RATE))
     pitch, periodicity = torchcrepe.predict(
         audio, CREPE_RATE, hop_length=hop, fmin=fmin, fmax=fmax, model=model,
-        decoder=torchcrepe.decode.weighted_argmax, return_periodicity=True, batch_size=batch_size, device="cpu",
+        decoder=local_average_decoder, return_periodicity=True, batch_size=batch_size, device="cpu",
     )
     return pitch[0], periodicity[0], frame_rms_db(audio[0], hop)
 

@@ -126,3 +126,38 @@ def test_console_script_runs_without_traceback(class_model_dir: Path, tmp_path: 
     bad = subprocess.run([*command, "sample", "--model", str(class_model_dir), "--label", "snare",
                           "--steps", "-3"], capture_output=True, text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and bad.stderr.count("\n") == 1
+
+
+def test_output_below_a_file_is_one_clear_error(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    (tmp_path / "file").write_text("")
+    code, _, err = run(["sample", "--model", str(class_model_dir), "--label", "kick", "--quiet",
+                        "--out", str(tmp_path / "file" / "x.wav")], capsys)
+    assert code == 2 and err.startswith("audiodiff: error: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (lambda root: None, "no audio"),
+        (lambda root: (root / "metadata.csv").write_text("file,text\na.wav,x\n"), "metadata.csv"),
+        (lambda root: (root / "metadata.jsonl").write_text('{"path": "gone.wav", "caption": "x"}\n'), "gone.wav"),
+    ],
+)
+def test_prepare_bad_datasets(tmp_path: Path, capsys, setup, message) -> None:
+    root = tmp_path / "data"
+    root.mkdir()
+    setup(root)
+    code, out, err = run(["prepare", str(root), "--out", str(tmp_path / "cache"), "--quiet"], capsys)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "cache").exists()
+
+
+def test_prepare_and_resynth_end_to_end(tmp_path: Path, capsys) -> None:
+    from audiodiff.data.toy import make_toy_dataset
+
+    root = make_toy_dataset(tmp_path / "toy", per_class=2, seconds=0.5)
+    code, out, _ = run(["prepare", str(root), "--out", str(tmp_path / "cache"), "--seconds", "0.5", "--quiet"], capsys)
+    assert code == 0 and "6 clips: 6 files processed" in out
+    code, out, _ = run(["resynth", str(root / "kick" / "kick_000.wav"), "--vocoder", "griffinlim:8",
+                        "--out", str(tmp_path / "re.wav")], capsys)
+    assert code == 0 and sf.info(tmp_path / "re.wav").frames == sf.info(root / "kick" / "kick_000.wav").frames

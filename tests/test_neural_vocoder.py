@@ -66,7 +66,7 @@ def test_output_length_and_batch_independence(batch: int, frames: int, prior: bo
     torch.testing.assert_close(out[-1:], alone, atol=1e-5, rtol=1e-4)
 
 
-def test_untrained_head_gives_the_pseudo_inverse_magnitude_and_zero_phase() -> None:
+def test_untrained_head_gives_the_pseudo_inverse_magnitude_and_the_phase_clock() -> None:
     vocoder = tiny_vocoder()
     torch.nn.init.zeros_(vocoder.network.head.weight)
     torch.nn.init.zeros_(vocoder.network.head.bias)
@@ -76,7 +76,22 @@ def test_untrained_head_gives_the_pseudo_inverse_magnitude_and_zero_phase() -> N
     pinv = torch.linalg.pinv(mel_filterbank(TINY_MEL).double().T).float()
     expected = (pinv @ log_mel.exp()).clamp_min(TINY_MEL.log_floor)
     torch.testing.assert_close(magnitude, expected, rtol=1e-5, atol=0.0)
-    assert not phase.any()
+    assert torch.equal(phase[0], vocoder.network.phase_clock(log_mel.shape[-1]))
+
+
+def test_phase_clock_is_the_stft_phase_of_bin_centred_sinusoids() -> None:
+    """Frame ``t`` of ``cos(2 pi k n / n_fft)`` starts at ``t * hop - n_fft / 2``."""
+    n_fft, hop = TINY_MEL.n_fft, TINY_MEL.hop_length
+    clock = tiny_vocoder().network.phase_clock(9)
+    n = torch.arange(8 * hop, dtype=torch.float64)
+    for k in (1, 5, 30):
+        spectrum = torch.stft(torch.cos(2 * math.pi * k * n / n_fft), n_fft, hop,
+                              window=torch.hann_window(n_fft, dtype=torch.float64),
+                              return_complex=True)
+        expected = torch.polar(torch.ones(9, dtype=torch.float64), clock[k].double() - math.pi * k)
+        inside = slice(2, 7)  # frames whose window lies wholly inside the signal (no padding)
+        torch.testing.assert_close((spectrum[k] / spectrum[k].abs())[inside], expected[inside],
+                                   atol=1e-6, rtol=0)
 
 
 def test_wrong_mel_shape_is_refused() -> None:

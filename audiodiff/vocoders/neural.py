@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ class NeuralVocoderConfig:
         max_magnitude: predicted STFT magnitudes are clipped to this (``exp`` of the log output).
         magnitude_prior: predict the log magnitude as a correction of the pseudo-inverse mel
             filterbank's estimate (FreeV, Lv et al., 2024) instead of from scratch.
+        absolute_phase: predict phases relative to a clock shared by all frames (each bin turning
+            at its centre frequency) instead of relative to each frame's start. A frame-shift
+            equivariant network given a steady mel repeats the same frame, which with frame-relative
+            phases can only make sound periodic in one hop (harmonics of ``sample_rate / hop``);
+            with absolute phases a steady bin-centred sinusoid is the network's easiest output.
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -51,6 +57,7 @@ class NeuralVocoderConfig:
     kernel_size: int = 7
     max_magnitude: float = 100.0
     magnitude_prior: bool = True
+    absolute_phase: bool = True
 
     def __post_init__(self) -> None:
         if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
@@ -103,6 +110,7 @@ class VocosNetwork(nn.Module):
         mel, dim = config.mel, config.dim
         self.mel_config = mel
         self.magnitude_prior = config.magnitude_prior
+        self.absolute_phase = config.absolute_phase
         # magnitude ~= pinv(fbank.T) @ mel: [n_freqs, n_mels]
         inverse = torch.linalg.pinv(mel_filterbank(mel).double().T).float()
         self.register_buffer("inverse_fbank", inverse, persistent=False)
@@ -125,7 +133,16 @@ class VocosNetwork(nn.Module):
         if self.magnitude_prior:
             prior = torch.matmul(self.inverse_fbank, log_mel.exp())
             log_magnitude = log_magnitude + prior.clamp_min(self.mel_config.log_floor).log()
+        if self.absolute_phase:
+            phase = phase + self.phase_clock(phase.shape[-1]).to(phase)
         return log_magnitude.clamp(max=self.max_log_magnitude).exp(), phase
+
+    def phase_clock(self, frames: int) -> Tensor:
+        """``[n_fft // 2 + 1, frames]``: frame-relative phase of bin-centred sinusoids, ``2 pi k hop t / n_fft``."""
+        n_fft, hop = self.mel_config.n_fft, self.mel_config.hop_length
+        bins = torch.arange(n_fft // 2 + 1, device=self.inverse_fbank.device)
+        steps = torch.arange(frames, device=self.inverse_fbank.device)
+        return (bins[:, None] * steps[None, :] * hop % n_fft) * (2 * math.pi / n_fft)
 
 
 def _init_weights(module: nn.Module) -> None:

@@ -192,3 +192,23 @@ def test_every_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[str]) ->
     assert exit_info.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["model"]["unet"]["kind"] in ("1d", "2d") and printed["data"]["cache"]
+
+
+def test_audio_samples_and_spectrograms_reach_tensorboard(class_cache: Path, tmp_path: Path) -> None:
+    from lightning.pytorch.loggers import TensorBoardLogger
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from audiodiff.training.callbacks import AudioSamples
+
+    module = DiffusionModule(unet=UNET, warmup_steps=1)
+    trainer = L.Trainer(accelerator="cpu", max_steps=2, logger=TensorBoardLogger(tmp_path, name="tb"),
+                        callbacks=[AudioSamples(conditions=["kick", "hat"], every_n_steps=2, steps=2)],
+                        enable_checkpointing=False, enable_progress_bar=False, limit_val_batches=0,
+                        enable_model_summary=False, log_every_n_steps=1)
+    trainer.fit(module, AudioDataModule(cache=str(class_cache), batch_size=8))
+    events = EventAccumulator(str(next((tmp_path / "tb").iterdir())), size_guidance={"audio": 0, "images": 0})
+    events.Reload()
+    assert sorted(events.Tags()["audio"]) == ["samples/0", "samples/1"]
+    assert sorted(events.Tags()["images"]) == ["spectrograms/0", "spectrograms/1"]
+    assert events.Audio("samples/0")[0].sample_rate == MEL.sample_rate
+    assert "train/loss" in events.Tags()["scalars"]
