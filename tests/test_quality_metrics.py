@@ -102,7 +102,6 @@ def test_frame_rms_db() -> None:
 @pytest.fixture(scope="module")
 def crepe() -> None:
     pytest.importorskip("torchcrepe")
-    torch.set_num_threads(1)
 
 
 # The tiny CREPE model is off by a few cents on pure tones (the hit tolerance is 50).
