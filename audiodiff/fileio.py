@@ -35,6 +35,9 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False, direct
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp" + path.suffix, dir=path.parent)
         os.close(fd)
         tmp = Path(name)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod((0o777 if directory else 0o666) & ~umask)  # mkstemp/mkdtemp make private files
     try:
         yield tmp
         if directory and path.exists():

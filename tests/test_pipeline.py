@@ -174,3 +174,15 @@ def test_missing_default_model_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path
     monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL", tmp_path / "default")
     with pytest.raises(ModelFormatError, match="no bundled default model"):
         Pipeline.from_pretrained()
+
+
+def test_saved_files_get_normal_permissions(class_pipe: Pipeline, tmp_path: Path) -> None:
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        class_pipe.save_pretrained(tmp_path / "m")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "m").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "m" / "config.json").stat().st_mode & 0o777 == 0o644
