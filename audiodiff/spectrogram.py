@@ -15,6 +15,8 @@ import torch
 import torchaudio
 from torch import Tensor, nn
 
+from audiodiff.dataclass_dict import checked_fields
+
 
 class MelConfigMismatch(ValueError):
     """Raised when two components were made for different mel-spectrogram settings."""
@@ -68,11 +70,7 @@ class MelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> MelConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown MelConfig fields {unknown}; known fields: {sorted(names)}")
-        return cls(**data)
+        return cls(**checked_fields(cls, data))
 
 
 def check_mel_config(expected: MelConfig, got: MelConfig, *, what: str = "input") -> None:

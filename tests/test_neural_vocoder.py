@@ -101,7 +101,7 @@ def test_wrong_mel_shape_is_refused() -> None:
 
 def test_config_round_trips_through_dict() -> None:
     assert NeuralVocoderConfig.from_dict(json.loads(json.dumps(TINY.to_dict()))) == TINY
-    with pytest.raises(ValueError, match="unknown vocoder config fields"):
+    with pytest.raises(ValueError, match="unknown NeuralVocoderConfig fields"):
         NeuralVocoderConfig.from_dict({**TINY.to_dict(), "depth": 3})
     with pytest.raises(ValueError, match="kernel_size"):
         NeuralVocoderConfig(kernel_size=4)

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from torch import nn
 
+from audiodiff.dataclass_dict import checked_fields
 from audiodiff.models.unet1d import UNet1D
 from audiodiff.models.unet2d import UNet2D
 
@@ -91,15 +92,7 @@ class UNetConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> UNetConfig:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise ValueError(f"unknown UNetConfig fields {unknown}; known fields: {sorted(fields)}")
-        missing = sorted(name for name, f in fields.items()
-                         if name not in data and f.default is dataclasses.MISSING)
-        if missing:
-            raise ValueError(f"UNetConfig is missing required fields {missing}")
-        return cls(**data)
+        return cls(**checked_fields(cls, data))
 
 
 def unet1d_default(n_mels: int, cond_dim: int, token_dim: int | None = None) -> UNetConfig:

@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from audiodiff.config import ModelFormatError
+from audiodiff.dataclass_dict import checked_fields
 from audiodiff.fileio import atomic_path, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, mel_filterbank, normalize
 from audiodiff.vocoders.base import Vocoder
@@ -72,11 +73,7 @@ class NeuralVocoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NeuralVocoderConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise ValueError(f"unknown vocoder config fields {unknown}; known: {sorted(names)}")
-        values = dict(data)
+        values = dict(checked_fields(cls, data))
         if "mel" in values:
             values["mel"] = MelConfig.from_dict(values["mel"])
         return cls(**values)
