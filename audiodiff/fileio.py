@@ -40,6 +40,8 @@ def atomic_path(path: str | os.PathLike[str], *, overwrite: bool = False, direct
     tmp.chmod((0o777 if directory else 0o666) & ~umask)  # mkstemp/mkdtemp make private files
     try:
         yield tmp
+        for child in tmp.rglob("*") if directory else ():
+            child.chmod((0o777 if child.is_dir() else 0o666) & ~umask)  # some writers make private files
         if directory and path.exists():
             backup = Path(tempfile.mkdtemp(prefix=prefix, suffix=".old", dir=path.parent))
             os.replace(path, backup / "old")

@@ -185,4 +185,5 @@ def test_saved_files_get_normal_permissions(class_pipe: Pipeline, tmp_path: Path
     finally:
         os.umask(umask)
     assert (tmp_path / "m").stat().st_mode & 0o777 == 0o755
-    assert (tmp_path / "m" / "config.json").stat().st_mode & 0o777 == 0o644
+    for name in ("config.json", "model.safetensors"):
+        assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644
