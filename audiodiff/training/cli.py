@@ -6,6 +6,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+import torch
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.cli import LightningCLI
@@ -16,14 +17,22 @@ from audiodiff.training.module import DiffusionModule
 
 
 class TrainCLI(LightningCLI):
-    """LightningCLI whose trainers always write checkpoints atomically and load them weights-only."""
+    """LightningCLI whose trainers write checkpoints atomically, load them weights-only, and pick
+    bf16 mixed precision where the hardware has it when the recipe leaves ``precision`` empty."""
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         plugins = config.get("plugins") or []
         plugins = plugins if isinstance(plugins, list) else [plugins]
         if not any(isinstance(p, AtomicCheckpointIO) for p in plugins):
             config["plugins"] = [*plugins, AtomicCheckpointIO()]
+        if config.get("precision") is None:
+            config["precision"] = default_precision()
         return super()._instantiate_trainer(config, callbacks)
+
+
+def default_precision() -> str:
+    """bf16 mixed precision on GPUs that support it, full precision elsewhere (e.g. on CPUs)."""
+    return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
 
 
 def train(argv: Sequence[str]) -> None:

@@ -212,3 +212,15 @@ def test_audio_samples_and_spectrograms_reach_tensorboard(class_cache: Path, tmp
     assert sorted(events.Tags()["images"]) == ["spectrograms/0", "spectrograms/1"]
     assert events.Audio("samples/0")[0].sample_rate == MEL.sample_rate
     assert "train/loss" in events.Tags()["scalars"]
+
+
+def test_precision_defaults_to_bf16_only_where_supported(monkeypatch: pytest.MonkeyPatch) -> None:
+    from audiodiff.training.cli import default_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert default_precision() == "32-true"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert default_precision() == "bf16-mixed"
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert default_precision() == "32-true"
