@@ -6,7 +6,6 @@ Waveforms are float tensors ``[channels, samples]`` in ``[-1, 1]``. Nothing here
 from __future__ import annotations
 
 import os
-import uuid
 import warnings
 from pathlib import Path
 
@@ -15,6 +14,8 @@ import soundfile
 import torch
 import torchaudio
 from torch import Tensor
+
+from audiodiff.fileio import atomic_path, refuse_existing
 
 # format -> subtypes it may be written with; the first is the default.
 SUPPORTED_WRITE_FORMATS: dict[str, tuple[str, ...]] = {
@@ -137,21 +138,12 @@ def save(
             f"cannot write {path}: {fmt} supports subtypes {SUPPORTED_WRITE_FORMATS[fmt]}, "
             f"not {subtype!r}"
         )
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"{path} exists; pass overwrite=True (CLI: --overwrite) to replace it"
-        )
+    refuse_existing(path, overwrite)
     if not path.parent.is_dir():
         raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
     frames = _to_frames(audio)
-    # A name of our own (not mkstemp) so the file gets the usual permissions from the umask.
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
+    with atomic_path(path, overwrite=overwrite) as tmp:
         soundfile.write(tmp, frames, sample_rate, format=fmt.upper(), subtype=subtype)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path
 
 
