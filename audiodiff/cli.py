@@ -94,20 +94,20 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 def cmd_info(args: argparse.Namespace) -> int:
     from audiodiff.fileio import file_hash
-    from audiodiff.pipeline import CONFIG, WEIGHTS, Pipeline
+    from audiodiff.pipeline import CONFIG, DEFAULT_MODEL, WEIGHTS, Pipeline
 
     pipe = Pipeline.from_pretrained(args.model)
-    folder = Path(args.model) if args.model else None
+    folder = Path(args.model) if args.model else DEFAULT_MODEL
     n_unet = sum(p.numel() for p in pipe.denoiser.network.parameters())
     n_cond = sum(p.numel() for p in pipe.conditioner.parameters())
-    weights = (folder / WEIGHTS) if folder else None
+    weights = folder / WEIGHTS
     info = {
-        "path": str(folder or "bundled default"),
+        "path": str(folder) if args.model else f"{folder} (bundled default)",
         "parameters": {"unet": n_unet, "conditioner": n_cond},
-        "weights_bytes": weights.stat().st_size if weights else None,
-        "model_hash": file_hash(weights) if weights else pipe.model_hash,
+        "weights_bytes": weights.stat().st_size,
+        "model_hash": file_hash(weights),
         "vocoder": pipe.vocoder.name,
-        "config": json.loads((folder / CONFIG).read_text()) if folder else pipe.config.to_dict(),
+        "config": json.loads((folder / CONFIG).read_text()),
     }
     print(json.dumps(info, indent=2))
     return 0

