@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -36,8 +37,6 @@ def output_paths(out: Path, num: int, stem: str, seeds: Sequence[int], fmt: str 
 
 
 def _check_writable(paths: Sequence[Path], overwrite: bool) -> None:
-    import os
-
     for path in paths:
         if path.exists() and not overwrite:
             raise CliError(f"{path} exists; pass --overwrite to replace it or choose another --out")

@@ -196,7 +196,9 @@ class TextConditioner(Conditioner):
         for item in items:
             if not isinstance(item, str):
                 raise ValueError(f"a text-conditioned model takes prompts (str), got {item!r}")
-        return self.from_embeddings([self.embed(p) if p.strip() else None for p in items])
+        # each distinct prompt is encoded once (a batch often repeats one prompt num times)
+        unique = {p: self.embed(p) for p in dict.fromkeys(items) if p.strip()}
+        return self.from_embeddings([unique.get(p) for p in items])
 
     def null(self, n: int) -> Conditioning:
         return self.from_embeddings([None] * n)
