@@ -78,28 +78,16 @@ class Pipeline:
         path = Path(path) if path is not None else DEFAULT_MODEL
         if path is DEFAULT_MODEL and not (path / CONFIG).is_file():
             raise ModelFormatError("no bundled default model is installed; pass a model folder (--model PATH)")
-        if not path.is_dir():
-            raise _fail(path, "no such folder")
-        config = PipelineConfig.load(path / CONFIG)
-        if not (path / WEIGHTS).is_file():
-            raise _fail(path, f"{WEIGHTS} is missing")
+        config, parts = read_model(path)
         pipe = cls.from_config(config, vocoder=_resolve_vocoder(vocoder or config.vocoder, path))
-        try:
-            state = load_file(path / WEIGHTS)
-        except (SafetensorError, OSError) as err:
-            raise _fail(path, f"{WEIGHTS} is corrupt ({err})") from err
-        pipe._load_state(state, path)
-        pipe.model_hash = file_hash(path / WEIGHTS)
-        return pipe.to(device)
-
-    def _load_state(self, state: dict[str, Tensor], path: Path) -> None:
-        for prefix, module in (("unet.", self.denoiser.network), ("conditioner.", self.conditioner)):
-            part = {k[len(prefix):]: v.float() for k, v in state.items() if k.startswith(prefix)}
+        for name, module in (("unet", pipe.denoiser.network), ("conditioner", pipe.conditioner)):
             try:
-                module.load_state_dict(part, strict=True)
+                module.load_state_dict(parts[name], strict=True)
             except RuntimeError as err:
                 first = str(err).strip().splitlines()[0]
                 raise _fail(path, f"weights do not match config.json ({first})") from err
+        pipe.model_hash = file_hash(path / WEIGHTS)
+        return pipe.to(device)
 
     def state_dict(self, dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
         """Flat weights: ``unet.*`` and ``conditioner.*`` (the frozen text encoder is not saved)."""
@@ -217,6 +205,22 @@ class Pipeline:
         needed = -(-samples // self.config.mel.hop_length) + 1  # num_samples(frames) >= samples
         frames = -(-needed // multiple) * multiple
         return frames, samples
+
+
+def read_model(path: Path) -> tuple[PipelineConfig, dict[str, dict[str, Tensor]]]:
+    """A model folder's config and its float32 weights split by part: ``"unet"`` and ``"conditioner"``."""
+    if not path.is_dir():
+        raise _fail(path, "no such folder")
+    config = PipelineConfig.load(path / CONFIG)
+    if not (path / WEIGHTS).is_file():
+        raise _fail(path, f"{WEIGHTS} is missing")
+    try:
+        state = load_file(path / WEIGHTS)
+    except (SafetensorError, OSError) as err:
+        raise _fail(path, f"{WEIGHTS} is corrupt ({err})") from err
+    parts = {name: {k[len(name) + 1:]: v.float() for k, v in state.items() if k.startswith(name + ".")}
+             for name in ("unet", "conditioner")}
+    return config, parts
 
 
 def _resolve_vocoder(spec: str, model_dir: Path) -> str:

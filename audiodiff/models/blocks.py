@@ -57,7 +57,9 @@ class NoiseEmbedding(nn.Module):
 
     ``c_noise`` (any real number, e.g. ``log(sigma) / 4``) is expanded into sinusoids with
     geometrically spaced angular frequencies in ``[min_freq, max_freq]``, passed through a two-layer
-    MLP, and the projected pooled conditioning is added.
+    MLP, and the pooled conditioning is added twice: linearly projected, and through a
+    LayerNorm-Linear-SiLU-Linear MLP whose last layer starts at zero. The MLP can decode what a
+    sentence embedding holds only nonlinearly (e.g. the note named in a prompt).
     """
 
     def __init__(self, freq_dim: int, emb_dim: int, cond_dim: int, min_freq: float = 0.1,
@@ -70,11 +72,13 @@ class NoiseEmbedding(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(freq_dim, emb_dim), nn.SiLU(),
                                  nn.Linear(emb_dim, emb_dim))
         self.cond = nn.Linear(cond_dim, emb_dim)
+        self.cond_mlp = nn.Sequential(nn.LayerNorm(cond_dim), nn.Linear(cond_dim, emb_dim), nn.SiLU(),
+                                      zero_(nn.Linear(emb_dim, emb_dim)))
 
     def forward(self, c_noise: Tensor, pooled: Tensor) -> Tensor:
         angles = c_noise.float()[:, None] * self.freqs.float()
         waves = torch.cat([angles.cos(), angles.sin()], dim=1).to(pooled.dtype)
-        return F.silu(self.mlp(waves) + self.cond(pooled))
+        return F.silu(self.mlp(waves) + self.cond(pooled) + self.cond_mlp(pooled))
 
 
 class ResBlock(nn.Module):
@@ -202,7 +206,9 @@ class UNetBackbone(nn.Module):
     ``[n, in_channels, *spatial] -> [n, in_channels, *spatial]``: a stem conv, an encoder
     ``Stage`` per level (its output kept as the skip) with stride-2 downsampling between levels,
     a middle ``Stage`` with attention, a decoder ``Stage`` per level fed the upsampled features
-    concatenated with the skip, and a zero-initialised output conv.
+    concatenated with the skip, and a zero-initialised output conv. A linear 1x1 skip from the
+    input to the output (also zero at first) carries what the output must copy from the input
+    (the noise, for eps and v targets) past the stem, which may have fewer channels than mel bins.
     """
 
     def __init__(self, config: UNetConfig, dims: int, in_channels: int) -> None:
@@ -237,6 +243,7 @@ class UNetBackbone(nn.Module):
             self.upsample.append(nn.Identity() if level == 0 else Upsample(dims, channels))
         self.out = nn.Sequential(group_norm(channels, config.groups), nn.SiLU(),
                                  zero_(conv_nd(dims, channels, in_channels, 3, padding=1)))
+        self.input_skip = zero_(conv_nd(dims, in_channels, in_channels, 1))
 
     def check_length(self, frames: int) -> None:
         """Raise ``ValueError`` unless ``frames`` is a positive multiple of ``length_multiple``."""
@@ -280,4 +287,4 @@ class UNetBackbone(nn.Module):
         h = self.mid(h, emb, context)
         for stage, upsample in zip(self.up, self.upsample, strict=True):
             h = upsample(stage(torch.cat([h, skips.pop()], dim=1), emb, context))
-        return self.out(h)
+        return self.out(h) + self.input_skip(x)

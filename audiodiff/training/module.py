@@ -9,10 +9,12 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from audiodiff.conditioning import ConditionerConfig, build_conditioner
@@ -20,7 +22,8 @@ from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import PipelineConfig, SamplingDefaults
 from audiodiff.denoiser import Denoiser, DiffusionConfig
 from audiodiff.models.config import UNetConfig, build_unet
-from audiodiff.spectrogram import MelConfig
+from audiodiff.pipeline import read_model
+from audiodiff.spectrogram import MelConfig, check_mel_config
 from audiodiff.training.ema import ema_decay, ema_update
 
 DEFAULT_DIFFUSION = DiffusionConfig()
@@ -48,6 +51,10 @@ class DiffusionModule(L.LightningModule):
         seed: the noise of step ``s`` comes from a generator seeded with ``(seed, s, rank)`` so a
             resumed run draws exactly what an uninterrupted one would.
         sampling: defaults stored in the exported pipeline.
+        init_from: a saved model folder (``audiodiff export`` output, e.g. the bundled default) whose
+            weights start the network, its EMA copy and the null embeddings: fine-tuning. Its mel and
+            conditioner settings must equal the data's; modules it lacks keep their initialisation.
+            Ignored when resuming from a checkpoint (the checkpoint's weights replace it).
     """
 
     def __init__(
@@ -62,6 +69,7 @@ class DiffusionModule(L.LightningModule):
         ema_decay: float = 0.999,
         seed: int = 0,
         sampling: SamplingDefaults = DEFAULT_SAMPLING,
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         if not 0 <= cond_dropout < 1:
@@ -85,6 +93,34 @@ class DiffusionModule(L.LightningModule):
     def setup(self, stage: str) -> None:
         data = self.trainer.datamodule
         self.configure_from_data(data.mel_config, data.conditioner_config)
+        if self.hparams.init_from is not None and stage == "fit":
+            new = self.init_weights_from(Path(self.hparams.init_from))
+            rank_zero_info(f"initialised from {self.hparams.init_from}" +
+                           (f"; new, left at their initialisation: {', '.join(new)}" if new else ""))
+
+    def init_weights_from(self, path: Path) -> list[str]:
+        """Copy a model folder's weights into the network, EMA and conditioner; return the names it lacked."""
+        config, parts = read_model(path)
+        mine = self.pipeline_config
+        check_mel_config(mine.mel, config.mel, what=f"the model in {path}")
+        if config.conditioner != mine.conditioner:
+            raise ValueError(f"the model in {path} was trained with another conditioner "
+                             f"({config.conditioner}); fine-tune it on data conditioned the same way "
+                             f"({mine.conditioner})")
+        missing = []
+        for name, module in (("unet", self.denoiser.network), ("conditioner", self.conditioner)):
+            try:
+                result = module.load_state_dict(parts[name], strict=False)
+            except RuntimeError as err:
+                raise ValueError(f"the model in {path} has another network shape; use its unet settings "
+                                 f"from config.json in the recipe ({str(err).strip().splitlines()[-1].strip()})"
+                                 ) from err
+            if result.unexpected_keys:
+                raise ValueError(f"the model in {path} has weights this recipe's network lacks "
+                                 f"({', '.join(result.unexpected_keys[:3])}); use its unet settings in the recipe")
+            missing += [f"{name}.{key}" for key in result.missing_keys]
+        self.ema.load_state_dict(self.denoiser.network.state_dict())
+        return missing
 
     def step_generator(self, offset: int = 0) -> torch.Generator:
         """A generator for this step, rank and purpose, independent of any global RNG state."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import lightning as L
 import pytest
 import torch
 import yaml
+from safetensors.torch import save_file
 
 from audiodiff.cli import main
 from audiodiff.data.cache import prepare
@@ -20,7 +22,7 @@ from audiodiff.data.datamodule import AudioDataModule
 from audiodiff.data.toy import make_toy_dataset
 from audiodiff.models.config import UNetConfig
 from audiodiff.pipeline import Pipeline
-from audiodiff.spectrogram import MelConfig
+from audiodiff.spectrogram import MelConfig, MelConfigMismatch
 from audiodiff.training.checkpoint import AtomicCheckpointIO, load_checkpoint
 from audiodiff.training.module import DiffusionModule
 
@@ -78,8 +80,9 @@ class StopAt(L.Callback):
 
 
 def fit(cache: Path, root: Path, max_steps: int, *, ckpt_path: str | None = None, every: int = 4,
-        callbacks: list | None = None, lr: float = 2e-3) -> tuple[DiffusionModule, L.Trainer]:
-    module = DiffusionModule(unet=UNET, lr=lr, warmup_steps=5, ema_decay=0.9, seed=3)
+        callbacks: list | None = None, lr: float = 2e-3, unet: UNetConfig = UNET,
+        init_from: str | None = None) -> tuple[DiffusionModule, L.Trainer]:
+    module = DiffusionModule(unet=unet, lr=lr, warmup_steps=5, ema_decay=0.9, seed=3, init_from=init_from)
     data = AudioDataModule(cache=str(cache), batch_size=8, val_batches=1)
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(dirpath=root / "ckpt", save_last=True,
                                                      every_n_train_steps=every, save_top_k=0)
@@ -127,6 +130,57 @@ def test_checkpoints_load_weights_only_and_carry_the_pipeline_config(class_cache
     ckpt = load_checkpoint(tmp_path / "ckpt" / "last.ckpt")
     assert ckpt["global_step"] == 4 and ckpt["pipeline_config"]["mel"]["n_mels"] == MEL.n_mels
     assert not list((tmp_path / "ckpt").glob(".*tmp")), "no temporary checkpoint files may remain"
+
+
+class WeightsAtStart(L.Callback):
+    """Copies of the network, EMA and conditioner weights when training starts (after setup)."""
+
+    def on_train_start(self, trainer: L.Trainer, module: DiffusionModule) -> None:
+        self.state = {k: v.clone() for k, v in module.state_dict().items()}
+
+
+def test_init_from_starts_fine_tuning_from_a_saved_model(class_cache: Path, tmp_path: Path) -> None:
+    fit(class_cache, tmp_path / "a", 4)
+    main(["export", str(tmp_path / "a" / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "model")])
+    source = Pipeline.from_pretrained(tmp_path / "model").state_dict()
+
+    start = WeightsAtStart()
+    _, trainer = fit(class_cache, tmp_path / "b", 2, callbacks=[start], init_from=str(tmp_path / "model"))
+    assert trainer.global_step == 2
+    for name, value in source.items():
+        part, key = name.split(".", 1)
+        prefixes = ("denoiser.network.", "ema.") if part == "unet" else ("conditioner.",)
+        for prefix in prefixes:
+            assert torch.equal(start.state[prefix + key], value), prefix + key
+
+    # a folder without some modules (an older model) fills those that exist and names the rest
+    pruned = {k: v for k, v in source.items() if not k.startswith("unet.input_skip.")}
+    old = tmp_path / "old"
+    old.mkdir()
+    save_file(pruned, old / "model.safetensors")
+    shutil.copy(tmp_path / "model" / "config.json", old / "config.json")
+    module = DiffusionModule(unet=UNET)
+    module.configure_from_data(MEL, Pipeline.from_pretrained(tmp_path / "model").config.conditioner)
+    assert module.init_weights_from(old) == ["unet.input_skip.weight", "unet.input_skip.bias"]
+    assert torch.equal(module.ema.stem.weight, source["unet.stem.weight"])
+
+
+def test_init_from_refuses_another_shape_mel_or_conditioner(class_cache: Path, text_cache: Path,
+                                                            tmp_path: Path) -> None:
+    fit(class_cache, tmp_path / "a", 2)
+    model = tmp_path / "model"
+    main(["export", str(tmp_path / "a" / "ckpt" / "last.ckpt"), "--out", str(model)])
+    wider = UNetConfig(kind="1d", base_channels=32, channel_mults=(1, 2), num_res_blocks=1,
+                       attention_levels=(1,), num_heads=2, groups=4)
+    with pytest.raises(ValueError, match="another network shape; use its unet settings"):
+        fit(class_cache, tmp_path / "b", 1, unet=wider, init_from=str(model))
+    with pytest.raises(ValueError, match="another conditioner"):
+        fit(text_cache, tmp_path / "c", 1, init_from=str(model))
+    module = DiffusionModule(unet=UNET)
+    other_mel = MelConfig(sample_rate=8000, n_fft=256, hop_length=64, win_length=256, n_mels=16, fmax=3000.0)
+    module.configure_from_data(other_mel, Pipeline.from_pretrained(model).config.conditioner)
+    with pytest.raises(MelConfigMismatch, match="fmax=4000.0 .expected 3000.0."):
+        module.init_weights_from(model)
 
 
 def _train_cmd(cache: Path, root: Path, *extra: str) -> list[str]:
