@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader exited
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
 
 
@@ -229,7 +230,13 @@ def cmd_train(argv: Sequence[str]) -> int:
 def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run a subcommand; user errors become one line on stderr and exit code 2."""
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (e.g. `audiodiff info | head`): stop quietly, like other shell tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except (CliError, ValueError, OSError, ImportError) as err:
         message = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         print(f"audiodiff: error: {message}", file=sys.stderr)

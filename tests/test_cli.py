@@ -62,6 +62,17 @@ def test_info_prints_config_and_size(class_model_dir: Path, capsys) -> None:
     assert info["weights_bytes"] == (class_model_dir / "model.safetensors").stat().st_size
 
 
+def test_a_reader_that_goes_away_ends_the_command_quietly(class_model_dir: Path, capsys, monkeypatch) -> None:
+    """``audiodiff info | head -1``: no traceback and no error line, exit status 141 (SIGPIPE)."""
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        monkeypatch.setattr(sys, "stdout", closed)
+        code = main(["info", str(class_model_dir)])
+        assert code == 141
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize(
     ("extra", "message"),
     [

@@ -225,3 +225,20 @@ def test_2d_preset_needs_n_mels_multiple_of_8() -> None:
     assert unet1d_default(81, 384).n_mels == 81
     with pytest.raises(ValueError, match="multiple of 8, got 81"):
         unet2d_default(81, 384)
+
+
+def test_a_1d_unet_narrower_than_its_mel_bins_can_still_copy_its_input() -> None:
+    """eps and v targets ask the network to reproduce the noise of its input; with fewer stem channels
+    than mel bins (4 < 8 here) only the linear input skip can carry all of it."""
+    torch.manual_seed(0)
+    model = build_unet(tiny_config("1d", base_channels=4, groups=2)).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    _, c_noise, cond = make_inputs(8, 8)
+    for _ in range(150):
+        x = torch.randn(8, N_MELS, 8)
+        loss = (model(x, c_noise, cond) - x).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    # measured: 0.016 with the skip; with the skip frozen at zero the loss stays at 0.67
+    assert loss.item() < 0.05
