@@ -8,8 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor
 
 from audiodiff import samplers, schedules
@@ -21,6 +20,7 @@ from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.models.config import build_unet
 from audiodiff.spectrogram import check_mel_config, denormalize
 from audiodiff.vocoders import Vocoder, load_vocoder
+from audiodiff.weights import read_safetensors
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -212,13 +212,8 @@ def read_model(path: Path) -> tuple[PipelineConfig, dict[str, dict[str, Tensor]]
     if not path.is_dir():
         raise _fail(path, "no such folder")
     config = PipelineConfig.load(path / CONFIG)
-    if not (path / WEIGHTS).is_file():
-        raise _fail(path, f"{WEIGHTS} is missing")
-    try:
-        state = load_file(path / WEIGHTS)
-    except (SafetensorError, OSError) as err:
-        raise _fail(path, f"{WEIGHTS} is corrupt ({err})") from err
-    parts = {name: {k[len(name) + 1:]: v.float() for k, v in state.items() if k.startswith(name + ".")}
+    state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))
+    parts = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
              for name in ("unet", "conditioner")}
     return config, parts
 

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from audiodiff.config import ModelFormatError
@@ -24,6 +23,7 @@ from audiodiff.dataclass_dict import checked_fields
 from audiodiff.fileio import atomic_path, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, mel_filterbank, normalize
 from audiodiff.vocoders.base import Vocoder
+from audiodiff.weights import read_safetensors
 
 FORMAT_VERSION = 1
 KIND = "vocos"
@@ -212,15 +212,10 @@ class NeuralVocoder(Vocoder):
         config = _read_config(path)
         if mel_config is not None:
             check_mel_config(mel_config, config.mel, what=f"the neural vocoder in {path}")
-        if not (path / WEIGHTS).is_file():
-            raise _fail(path, f"{WEIGHTS} is missing")
-        try:
-            state = load_file(path / WEIGHTS)
-        except (SafetensorError, OSError) as err:
-            raise _fail(path, f"{WEIGHTS} is corrupt ({err})") from err
+        state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))
         vocoder = cls(config)
         try:
-            vocoder.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+            vocoder.load_state_dict(state, strict=True)
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0]
             raise _fail(path, f"weights do not match {CONFIG} ({first})") from err
