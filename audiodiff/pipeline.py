@@ -82,10 +82,15 @@ class Pipeline:
         pipe = cls.from_config(config, vocoder=_resolve_vocoder(vocoder or config.vocoder, path))
         for name, module in (("unet", pipe.denoiser.network), ("conditioner", pipe.conditioner)):
             try:
-                module.load_state_dict(parts[name], strict=True)
-            except RuntimeError as err:
-                first = str(err).strip().splitlines()[0]
-                raise _fail(path, f"weights do not match config.json ({first})") from err
+                result = module.load_state_dict(parts[name], strict=False)
+            except RuntimeError as err:  # a tensor of another shape
+                last = str(err).strip().splitlines()[-1].strip()
+                raise _fail(path, f"weights do not match config.json ({last})") from err
+            wrong = [f"missing {name}.{k}" for k in result.missing_keys] + \
+                    [f"unexpected {name}.{k}" for k in result.unexpected_keys]
+            if wrong:
+                raise _fail(path, f"weights do not match config.json ({', '.join(wrong[:3])}"
+                                  f"{', ...' if len(wrong) > 3 else ''}); it may come from another audiodiff version")
         pipe.model_hash = file_hash(path / WEIGHTS)
         return pipe.to(device)
 

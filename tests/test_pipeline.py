@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file, save_file
 
 from audiodiff.config import FORMAT_VERSION, ModelFormatError
 from audiodiff.pipeline import Pipeline
@@ -154,8 +155,17 @@ def test_weights_that_do_not_match_the_config(class_model_dir: Path, tmp_path: P
     data = json.loads((other / "config.json").read_text())
     data["unet"]["base_channels"] = 16
     (other / "config.json").write_text(json.dumps(data))
-    with pytest.raises(ModelFormatError, match="do not match config.json"):
+    with pytest.raises(ModelFormatError, match="do not match config.json .size mismatch for "):
         Pipeline.from_pretrained(other)
+
+
+def test_weights_lacking_a_module_name_it(class_model_dir: Path, tmp_path: Path) -> None:
+    """A folder from a version without some module says which weights are missing."""
+    older = _copy(class_model_dir, tmp_path / "older")
+    state = load_file(older / "model.safetensors")
+    save_file({k: v for k, v in state.items() if not k.startswith("unet.input_skip.")}, older / "model.safetensors")
+    with pytest.raises(ModelFormatError, match="missing unet.input_skip.weight, missing unet.input_skip.bias"):
+        Pipeline.from_pretrained(older)
 
 
 def test_vocoder_with_other_mel_settings_is_refused() -> None:
