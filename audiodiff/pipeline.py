@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
-from torch import Tensor
+from torch import Tensor, nn
 
 from audiodiff import samplers, schedules
 from audiodiff.conditioning import Conditioner, build_conditioner
@@ -80,17 +80,12 @@ class Pipeline:
             raise ModelFormatError("no bundled default model is installed; pass a model folder (--model PATH)")
         config, parts = read_model(path)
         pipe = cls.from_config(config, vocoder=_resolve_vocoder(vocoder or config.vocoder, path))
-        for name, module in (("unet", pipe.denoiser.network), ("conditioner", pipe.conditioner)):
-            try:
-                result = module.load_state_dict(parts[name], strict=False)
-            except RuntimeError as err:  # a tensor of another shape
-                last = str(err).strip().splitlines()[-1].strip()
-                raise _fail(path, f"weights do not match config.json ({last})") from err
-            wrong = [f"missing {name}.{k}" for k in result.missing_keys] + \
-                    [f"unexpected {name}.{k}" for k in result.unexpected_keys]
-            if wrong:
-                raise _fail(path, f"weights do not match config.json ({', '.join(wrong[:3])}"
-                                  f"{', ...' if len(wrong) > 3 else ''}); it may come from another audiodiff version")
+        missing, unexpected = load_parts({"unet": pipe.denoiser.network, "conditioner": pipe.conditioner}, parts,
+                                         lambda why: _fail(path, f"weights do not match config.json ({why})"))
+        wrong = [f"missing {k}" for k in missing] + [f"unexpected {k}" for k in unexpected]
+        if wrong:
+            raise _fail(path, f"weights do not match config.json ({', '.join(wrong[:3])}"
+                              f"{', ...' if len(wrong) > 3 else ''}); it may come from another audiodiff version")
         pipe.model_hash = file_hash(path / WEIGHTS)
         return pipe.to(device)
 
@@ -221,6 +216,21 @@ def read_model(path: Path) -> tuple[PipelineConfig, dict[str, dict[str, Tensor]]
     parts = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
              for name in ("unet", "conditioner")}
     return config, parts
+
+
+def load_parts(modules: dict[str, nn.Module], parts: dict[str, dict[str, Tensor]],
+               fail: Callable[[str], Exception]) -> tuple[list[str], list[str]]:
+    """Load ``parts[name]`` into ``modules[name]`` (not strictly); return the missing and unexpected
+    weight names, as ``name.key``. A tensor of another shape raises ``fail(why)``."""
+    missing, unexpected = [], []
+    for name, module in modules.items():
+        try:
+            result = module.load_state_dict(parts[name], strict=False)
+        except RuntimeError as err:
+            raise fail(str(err).strip().splitlines()[-1].strip()) from err
+        missing += [f"{name}.{key}" for key in result.missing_keys]
+        unexpected += [f"{name}.{key}" for key in result.unexpected_keys]
+    return missing, unexpected
 
 
 def _resolve_vocoder(spec: str, model_dir: Path) -> str:

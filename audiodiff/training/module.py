@@ -22,7 +22,7 @@ from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import PipelineConfig, SamplingDefaults
 from audiodiff.denoiser import Denoiser, DiffusionConfig
 from audiodiff.models.config import UNetConfig, build_unet
-from audiodiff.pipeline import read_model
+from audiodiff.pipeline import load_parts, read_model
 from audiodiff.spectrogram import MelConfig, check_mel_config
 from audiodiff.training.ema import ema_decay, ema_update
 
@@ -107,18 +107,13 @@ class DiffusionModule(L.LightningModule):
             raise ValueError(f"the model in {path} was trained with another conditioner "
                              f"({config.conditioner}); fine-tune it on data conditioned the same way "
                              f"({mine.conditioner})")
-        missing = []
-        for name, module in (("unet", self.denoiser.network), ("conditioner", self.conditioner)):
-            try:
-                result = module.load_state_dict(parts[name], strict=False)
-            except RuntimeError as err:
-                raise ValueError(f"the model in {path} has another network shape; use its unet settings "
-                                 f"from config.json in the recipe ({str(err).strip().splitlines()[-1].strip()})"
-                                 ) from err
-            if result.unexpected_keys:
-                raise ValueError(f"the model in {path} has weights this recipe's network lacks "
-                                 f"({', '.join(result.unexpected_keys[:3])}); use its unet settings in the recipe")
-            missing += [f"{name}.{key}" for key in result.missing_keys]
+        missing, unexpected = load_parts(
+            {"unet": self.denoiser.network, "conditioner": self.conditioner}, parts,
+            lambda why: ValueError(f"the model in {path} has another network shape; use its unet settings "
+                                   f"from config.json in the recipe ({why})"))
+        if unexpected:
+            raise ValueError(f"the model in {path} has weights this recipe's network lacks "
+                             f"({', '.join(unexpected[:3])}); use its unet settings in the recipe")
         self.ema.load_state_dict(self.denoiser.network.state_dict())
         return missing
 
