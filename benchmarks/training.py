@@ -1,7 +1,10 @@
 """Training throughput on this machine: samples/s, peak memory, and time waiting for data vs. in the step.
 
 Usage: python benchmarks/training.py --cache cache/oneshots [--steps 20] [--threads 2]
-       [--recipes recipes/oneshots-1d.yaml recipes/captions-2d.yaml]
+       [--recipes recipes/oneshots-1d.yaml recipes/captions-2d.yaml] [--accelerator gpu]
+
+On a GPU the step runs in the precision ``audiodiff train`` picks (bf16 mixed where supported) and
+the peak GPU memory is reported too.
 
 Each recipe's model is trained for ``--steps`` optimizer steps (after 3 warm-up steps) on the given
 cache, in its own subprocess so that peak memory (max RSS) is its own.
@@ -49,6 +52,7 @@ def child(recipe_path: str, args: argparse.Namespace) -> dict:
     from audiodiff.data.datamodule import AudioDataModule
     from audiodiff.denoiser import DiffusionConfig
     from audiodiff.models.config import UNetConfig
+    from audiodiff.training.cli import default_precision
     from audiodiff.training.module import DiffusionModule
 
     torch.set_num_threads(args.threads)
@@ -62,7 +66,9 @@ def child(recipe_path: str, args: argparse.Namespace) -> dict:
     callback = type("TimerCallback", (L.Callback,), {
         "on_train_batch_start": lambda self, *a: timer.on_train_batch_start(*a),
         "on_train_batch_end": lambda self, *a: timer.on_train_batch_end(*a)})()
-    trainer = L.Trainer(accelerator="cpu", devices=1, max_steps=args.steps + 3, logger=False,
+    gpu = args.accelerator == "gpu"
+    trainer = L.Trainer(accelerator=args.accelerator, devices=1, max_steps=args.steps + 3, logger=False,
+                        precision=default_precision() if gpu else "32-true",
                         enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False,
                         limit_val_batches=0, num_sanity_val_steps=0, callbacks=[callback])
     trainer.fit(module, data)
@@ -71,7 +77,8 @@ def child(recipe_path: str, args: argparse.Namespace) -> dict:
     return {"recipe": recipe_path, "params": params, "batch": data_cfg.get("batch_size", 16),
             "samples_per_s": timer.samples / total, "step_s": timer.step / args.steps,
             "wait_fraction": timer.wait / total,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_gpu_mb": torch.cuda.max_memory_allocated() / 2**20 if gpu else None}
 
 
 def main() -> None:
@@ -80,25 +87,28 @@ def main() -> None:
     parser.add_argument("--recipes", nargs="+", default=["recipes/oneshots-1d.yaml", "recipes/captions-2d.yaml"])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--accelerator", choices=["cpu", "gpu"], default="cpu")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args)))
         return
-    print(f"machine: {platform.machine()}, {args.threads} threads, torch {torch.__version__}; "
+    device = torch.cuda.get_device_name() if args.accelerator == "gpu" else f"{args.threads} threads"
+    print(f"machine: {platform.machine()}, {device}, torch {torch.__version__}; "
           f"cache {args.cache}; {args.steps} timed steps after 3 warm-up steps\n")
-    print("| recipe | params | batch | samples/s | step (s) | waiting for data | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|")
+    print("| recipe | params | batch | samples/s | step (s) | waiting for data | peak RSS (MB) | peak GPU (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
     for recipe in args.recipes:
         cmd = [sys.executable, __file__, "--child", recipe, "--cache", args.cache, "--steps", str(args.steps),
-               "--threads", str(args.threads)]
+               "--threads", str(args.threads), "--accelerator", args.accelerator]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
             print(f"| {recipe} | failed: {done.stderr.strip().splitlines()[-1]} |")
             continue
         r = json.loads(done.stdout.strip().splitlines()[-1])
+        gpu_mb = "-" if r["peak_gpu_mb"] is None else f"{r['peak_gpu_mb']:.0f}"
         print(f"| {recipe} | {r['params'] / 1e6:.1f}M | {r['batch']} | {r['samples_per_s']:.1f} | {r['step_s']:.2f} "
-              f"| {100 * r['wait_fraction']:.1f}% | {r['peak_rss_mb']:.0f} |")
+              f"| {100 * r['wait_fraction']:.1f}% | {r['peak_rss_mb']:.0f} | {gpu_mb} |")
 
 
 if __name__ == "__main__":
