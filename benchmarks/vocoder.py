@@ -1,7 +1,7 @@
 """Vocoder quality and speed on held-out real clips: Griffin-Lim (32 and 100 iterations) vs neural.
 
 Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
-       [--vocoder ANOTHER_FOLDER ...] [--clips 64] [--split val] [--threads 2]
+       [--vocoder ANOTHER_FOLDER ...] [--clips 64] [--split val] [--threads 2] [--decompose]
 
 For each clip the log-mel is vocoded back to audio and compared with the clip:
 - multi-resolution STFT distance (spectral convergence + log magnitude, FFT sizes 512/1024/2048)
@@ -11,6 +11,11 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
 call per vocoder first; the vocoders take turns clip by clip). The clips are spread evenly over the
 split's sorted file list.
+
+``--decompose`` also tells a neural vocoder's magnitude and phase apart: each is combined with the
+clip's own STFT phase or magnitude (and Griffin-Lim's least-squares magnitude with the true phase,
+for reference), and the same two distances are printed, with the mean log-magnitude error of each
+magnitude estimate against the clip's.
 """
 
 from __future__ import annotations
@@ -66,6 +71,39 @@ def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dic
     }
 
 
+@torch.inference_mode()
+def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[float, float]]:
+    """Mean (MR-STFT distance, log-mel L1) of mixes of the network's and the clip's magnitude and phase,
+    and (network, least-squares) mean log-magnitude error against the clip's STFT."""
+    config = vocoder.mel_config
+    analysis, stft_distance = MelSpectrogram(config), MultiResolutionSTFTLoss()
+    least_squares = GriffinLimVocoder(config).stft_magnitude
+    totals: dict[str, list[float]] = {}
+
+    def add(name: str, a: float, b: float) -> None:
+        row = totals.setdefault(name, [0.0, 0.0])
+        row[0] += a / len(clips)
+        row[1] += b / len(clips)
+
+    for clip in clips:
+        log_mel = analysis(clip[None])
+        n = config.num_samples(log_mel.shape[-1])
+        true = torch.stft(clip[None, :n], config.n_fft, config.hop_length, config.win_length, vocoder.window,
+                          center=True, return_complex=True)[..., : log_mel.shape[-1]]
+        magnitude, phase = vocoder.network(log_mel)
+        fitted = least_squares(log_mel.exp())
+        for name, (m, p) in {"network magnitude + true phase": (magnitude, true.angle()),
+                             "true magnitude + network phase": (true.abs(), phase),
+                             "least-squares magnitude + true phase": (fitted, true.angle())}.items():
+            out = vocoder.inverse_stft(m, p)
+            add(name, float(stft_distance(out, clip[None, :n])), float((analysis(out) - log_mel).abs().mean()))
+        log_true = true.abs().clamp_min(1e-5).log()
+        add("log-magnitude error: network, least-squares",
+            float((magnitude.clamp_min(1e-5).log() - log_true).abs().mean()),
+            float((fitted.clamp_min(1e-5).log() - log_true).abs().mean()))
+    return {name: (a, b) for name, (a, b) in totals.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, required=True, help="folder with metadata.jsonl")
@@ -74,6 +112,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--split", default="val")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--decompose", action="store_true", help="also take each neural vocoder's output apart")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -105,6 +144,13 @@ def main() -> None:
                   f"griffinlim:100; {gl32['rtf'] / r['rtf']:.1f}x faster than griffinlim:32 -> "
                   f"{'meets' if passed else 'misses'} the bar (>= 30% better on both, faster "
                   "than griffinlim:32)")
+    if args.decompose:
+        for path, vocoder in neural.items():
+            print(f"\nneural ({path}) taken apart (the same distances; the last row is two log-magnitude errors):\n")
+            print("| mix | MR-STFT distance | log-mel L1 |")
+            print("|---|---:|---:|")
+            for name, (a, b) in decompose(vocoder.eval(), clips).items():
+                print(f"| {name} | {a:.3f} | {b:.3f} |")
 
 
 if __name__ == "__main__":

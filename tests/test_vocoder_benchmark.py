@@ -1,0 +1,75 @@
+"""Known answers for ``benchmarks/vocoder.py --decompose`` (a neural vocoder's magnitude and phase apart)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from audiodiff.spectrogram import MelConfig, MelSpectrogram
+from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder
+from audiodiff.vocoders.neural import NeuralVocoderConfig
+
+_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "vocoder.py"
+_SPEC = importlib.util.spec_from_file_location("vocoder_benchmark", _PATH)
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
+
+CONFIG = MelConfig()
+
+
+def harmonic(seconds: float = 0.5) -> Tensor:
+    """``[samples]``: a decaying 220 Hz tone with three harmonics."""
+    t = torch.arange(round(seconds * CONFIG.sample_rate), dtype=torch.float64) / CONFIG.sample_rate
+    wave = sum(torch.sin(2 * math.pi * 220 * k * t) / k for k in (1, 2, 3)) * torch.exp(-3 * t)
+    return (0.3 * wave).float()
+
+
+class Oracle(nn.Module):
+    """A stand-in network that returns the clip's own STFT magnitude and phase."""
+
+    def __init__(self, clip: Tensor, window: Tensor) -> None:
+        super().__init__()
+        frames = MelSpectrogram(CONFIG)(clip[None]).shape[-1]
+        n = CONFIG.num_samples(frames)
+        self.stft = torch.stft(clip[None, :n], CONFIG.n_fft, CONFIG.hop_length, CONFIG.win_length, window,
+                               center=True, return_complex=True)[..., :frames]
+
+    def forward(self, log_mel: Tensor) -> tuple[Tensor, Tensor]:
+        return self.stft.abs(), self.stft.angle()
+
+
+def tiny_vocoder(seed: int) -> NeuralVocoder:
+    torch.manual_seed(seed)
+    return NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1)).eval()
+
+
+def test_a_network_that_returns_the_true_stft_scores_zero_on_its_own_rows() -> None:
+    clip = harmonic()
+    vocoder = tiny_vocoder(0)
+    vocoder.network = Oracle(clip, vocoder.window)
+    rows = bench.decompose(vocoder, [clip])
+    for name in ("network magnitude + true phase", "true magnitude + network phase"):
+        stft, mel = rows[name]
+        assert stft < 0.05 and mel < 0.05, (name, rows[name])
+    assert rows["log-magnitude error: network, least-squares"][0] < 1e-6
+    # the least-squares magnitude from 80 mel bins is not the true one
+    assert rows["log-magnitude error: network, least-squares"][1] > 0.1
+    assert rows["least-squares magnitude + true phase"][0] > rows["network magnitude + true phase"][0]
+
+
+def test_the_least_squares_reference_does_not_depend_on_the_network() -> None:
+    clip = harmonic()
+    a, b = bench.decompose(tiny_vocoder(0), [clip]), bench.decompose(tiny_vocoder(1), [clip])
+    key = "least-squares magnitude + true phase"
+    assert a[key] == b[key]
+    assert a["log-magnitude error: network, least-squares"][1] == b["log-magnitude error: network, least-squares"][1]
+    assert a["network magnitude + true phase"] != b["network magnitude + true phase"]
+    # and it is Griffin-Lim's own magnitude estimate, compared with the clip's STFT magnitude
+    true = Oracle(clip, tiny_vocoder(0).window).stft.abs()
+    fitted = GriffinLimVocoder(CONFIG).stft_magnitude(MelSpectrogram(CONFIG)(clip[None]).exp())
+    expected = (fitted.clamp_min(1e-5).log() - true.clamp_min(1e-5).log()).abs().mean()
+    assert math.isclose(a["log-magnitude error: network, least-squares"][1], float(expected), rel_tol=1e-5)
