@@ -32,6 +32,7 @@ from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.waveforms import list_audio_files, load_clips
 from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
+from audiodiff.vocoders.mel_inverse import MelInverse
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
@@ -77,7 +78,7 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
     and (network, least-squares) mean log-magnitude error against the clip's STFT."""
     config = vocoder.mel_config
     analysis, stft_distance = MelSpectrogram(config), MultiResolutionSTFTLoss()
-    least_squares = GriffinLimVocoder(config).stft_magnitude
+    least_squares = MelInverse(config)
     totals: dict[str, list[float]] = {}
 
     def add(name: str, a: float, b: float) -> None:

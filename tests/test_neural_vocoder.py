@@ -15,7 +15,7 @@ from audiodiff.audio import save
 from audiodiff.config import ModelFormatError
 from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram, mel_filterbank
 from audiodiff.training.vocoder_cli import main as vocoder_cli
-from audiodiff.training.vocoder_module import export_vocoder
+from audiodiff.training.vocoder_module import VocoderModule, export_vocoder
 from audiodiff.training.waveforms import (
     WaveformDataModule,
     WaveformSegments,
@@ -23,7 +23,8 @@ from audiodiff.training.waveforms import (
     load_clips,
 )
 from audiodiff.vocoders import load_vocoder
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, stft_magnitude
+from audiodiff.vocoders.mel_inverse import MelInverse
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 from tests.conftest import TINY_MEL
 
@@ -66,17 +67,33 @@ def test_output_length_and_batch_independence(batch: int, frames: int, prior: bo
     torch.testing.assert_close(out[-1:], alone, atol=1e-5, rtol=1e-4)
 
 
-def test_untrained_head_gives_the_pseudo_inverse_magnitude_and_the_phase_clock() -> None:
-    vocoder = tiny_vocoder()
+@pytest.mark.parametrize("steps", [0, 10])
+def test_untrained_head_gives_the_inverse_mel_magnitude_and_the_phase_clock(steps: int) -> None:
+    torch.manual_seed(0)
+    vocoder = NeuralVocoder(dataclasses.replace(TINY, prior_nnls_steps=steps)).eval()
     torch.nn.init.zeros_(vocoder.network.head.weight)
     torch.nn.init.zeros_(vocoder.network.head.bias)
     log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
     with torch.no_grad():
         magnitude, phase = vocoder.network(log_mel)
     pinv = torch.linalg.pinv(mel_filterbank(TINY_MEL).double().T).float()
-    expected = (pinv @ log_mel.exp()).clamp_min(TINY_MEL.log_floor)
+    clamped = (pinv @ log_mel.exp()).clamp_min(TINY_MEL.log_floor)
+    expected = MelInverse(TINY_MEL, steps)(log_mel.exp()).clamp_min(TINY_MEL.log_floor)
     torch.testing.assert_close(magnitude, expected, rtol=1e-5, atol=0.0)
+    if steps:  # NNLS moves the quiet bins between harmonics off the floor
+        assert not torch.allclose(magnitude, clamped, rtol=1e-3, atol=0.0)
+    else:
+        torch.testing.assert_close(magnitude, clamped, rtol=1e-5, atol=0.0)
     assert torch.equal(phase[0], vocoder.network.phase_clock(log_mel.shape[-1]))
+
+
+def test_config_without_nnls_steps_loads_as_the_clamped_pseudo_inverse(tmp_path: Path) -> None:
+    """Vocoders saved before ``prior_nnls_steps`` existed keep the prior they were trained with."""
+    folder = tiny_vocoder().save_pretrained(tmp_path / "old")
+    config = json.loads((folder / "config.json").read_text())
+    assert config.pop("prior_nnls_steps") == 10
+    (folder / "config.json").write_text(json.dumps(config))
+    assert NeuralVocoder.from_pretrained(folder).config.prior_nnls_steps == 0
 
 
 def test_phase_clock_is_the_stft_phase_of_bin_centred_sinusoids() -> None:
@@ -221,6 +238,19 @@ def test_known_answers_for_a_doubled_signal() -> None:
     assert float(MultiResolutionSTFTLoss(SMALL_RES, eps=1e-12)(2 * x, x)) == pytest.approx(
         1 + math.log(2), abs=1e-4
     )
+
+
+def test_magnitude_loss_known_answers() -> None:
+    """The segment's own STFT magnitude scores 0; twice it scores ln 2 where above the floor."""
+    module = VocoderModule(TINY)
+    x = noise()
+    true = stft_magnitude(x, TINY_MEL.n_fft, TINY_MEL.hop_length, TINY_MEL.win_length)
+    assert float(true.min()) > TINY_MEL.log_floor
+    assert float(module.magnitude_loss(true, x)) == pytest.approx(0.0, abs=1e-6)
+    assert float(module.magnitude_loss(2 * true, x)) == pytest.approx(math.log(2), abs=1e-5)
+    losses = module.model_step(x, module.vocoder)
+    assert set(losses) == {"loss", "mel_l1", "stft", "magnitude"}
+    assert float(losses["magnitude"]) > 0.1
 
 
 def test_losses_refuse_different_shapes() -> None:

@@ -15,7 +15,7 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.checkpoint import load_checkpoint
 from audiodiff.training.ema import ema_decay, ema_update
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, stft_magnitude
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 
 CONFIG_KEY = "vocoder_config"
@@ -26,7 +26,10 @@ class VocoderModule(L.LightningModule):
     """Learns log-mel -> waveform on batches of waveform segments ``[n, samples]``.
 
     The loss is ``mel_weight * mel L1 + stft_weight * multi-resolution STFT`` between the output
-    and the input segment. An exponential moving average of the weights (``ema``) is validated
+    and the input segment, plus ``magnitude_weight`` times the L1 distance between the network's
+    log STFT magnitude (before the inverse STFT) and the segment's own, at the mel analysis'
+    resolution: a direct target for the magnitude branch that the waveform losses only give
+    through the phase (APNet, Ai & Ling, 2023). An exponential moving average of the weights (``ema``) is validated
     and exported. The learning rate warms up linearly for ``warmup_steps`` and then follows a
     cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
 
@@ -41,6 +44,7 @@ class VocoderModule(L.LightningModule):
         vocoder: NeuralVocoderConfig = DEFAULT_CONFIG,
         mel_weight: float = 1.0,
         stft_weight: float = 1.0,
+        magnitude_weight: float = 0.0,
         lr: float = 5e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         weight_decay: float = 0.01,
@@ -60,15 +64,26 @@ class VocoderModule(L.LightningModule):
         self.stft_loss = MultiResolutionSTFTLoss()
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
-        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft"}`` for ``vocoder``'s output."""
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` for ``vocoder``."""
         with torch.no_grad():
             log_mel = self.analysis(audio)
-        prediction = vocoder(log_mel)
+        magnitude, phase = vocoder.network(log_mel)
+        prediction = vocoder.inverse_stft(magnitude, phase)
         target = audio[:, : prediction.shape[-1]]
         mel = self.mel_loss(prediction, target)
         stft = self.stft_loss(prediction, target)
-        loss = self.hparams.mel_weight * mel + self.hparams.stft_weight * stft
-        return {"loss": loss, "mel_l1": mel, "stft": stft}
+        log_magnitude = self.magnitude_loss(magnitude, target)
+        hp = self.hparams
+        loss = hp.mel_weight * mel + hp.stft_weight * stft + hp.magnitude_weight * log_magnitude
+        return {"loss": loss, "mel_l1": mel, "stft": stft, "magnitude": log_magnitude}
+
+    def magnitude_loss(self, magnitude: Tensor, target: Tensor) -> Tensor:
+        """Mean abs log difference of predicted ``[n, n_fft // 2 + 1, frames]`` and the STFT
+        magnitude of ``target`` ``[n, samples]`` (both clamped at the mel's ``log_floor``)."""
+        mel = self.config.mel
+        true = stft_magnitude(target, mel.n_fft, mel.hop_length, mel.win_length)[..., : magnitude.shape[-1]]
+        floor = mel.log_floor
+        return (magnitude.clamp_min(floor).log() - true.clamp_min(floor).log()).abs().mean()
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         losses = self.model_step(batch, self.vocoder)

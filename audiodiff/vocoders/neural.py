@@ -21,8 +21,9 @@ from torch import Tensor, nn
 from audiodiff.config import ModelFormatError
 from audiodiff.dataclass_dict import checked_fields
 from audiodiff.fileio import atomic_path, write_json
-from audiodiff.spectrogram import MelConfig, check_mel_config, mel_filterbank, normalize
+from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
 from audiodiff.vocoders.base import Vocoder
+from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
 from audiodiff.weights import read_safetensors
 
 FORMAT_VERSION = 1
@@ -42,8 +43,11 @@ class NeuralVocoderConfig:
         num_layers: ConvNeXt blocks.
         kernel_size: width of the depthwise convolutions (odd).
         max_magnitude: predicted STFT magnitudes are clipped to this (``exp`` of the log output).
-        magnitude_prior: predict the log magnitude as a correction of the pseudo-inverse mel
+        magnitude_prior: predict the log magnitude as a correction of the inverse mel
             filterbank's estimate (FreeV, Lv et al., 2024) instead of from scratch.
+        prior_nnls_steps: NNLS steps of that estimate (:class:`MelInverse`); 0 is the clamped
+            pseudo-inverse, which leaves the quiet bins between harmonics at the log floor.
+            Vocoders saved before this setting existed used 0.
         absolute_phase: predict phases relative to a clock shared by all frames (each bin turning
             at its centre frequency) instead of relative to each frame's start. A frame-shift
             equivariant network given a steady mel repeats the same frame, which with frame-relative
@@ -58,6 +62,7 @@ class NeuralVocoderConfig:
     kernel_size: int = 7
     max_magnitude: float = 100.0
     magnitude_prior: bool = True
+    prior_nnls_steps: int = NNLS_STEPS
     absolute_phase: bool = True
 
     def __post_init__(self) -> None:
@@ -65,6 +70,8 @@ class NeuralVocoderConfig:
             raise ValueError("dim, intermediate_dim and num_layers must be positive")
         if self.kernel_size < 1 or self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
+        if self.prior_nnls_steps < 0:
+            raise ValueError(f"prior_nnls_steps must be at least 0, got {self.prior_nnls_steps}")
         if self.max_magnitude <= 0:
             raise ValueError(f"max_magnitude must be positive, got {self.max_magnitude}")
 
@@ -108,9 +115,7 @@ class VocosNetwork(nn.Module):
         self.mel_config = mel
         self.magnitude_prior = config.magnitude_prior
         self.absolute_phase = config.absolute_phase
-        # magnitude ~= pinv(fbank.T) @ mel: [n_freqs, n_mels]
-        inverse = torch.linalg.pinv(mel_filterbank(mel).double().T).float()
-        self.register_buffer("inverse_fbank", inverse, persistent=False)
+        self.mel_inverse = MelInverse(mel, config.prior_nnls_steps)
         self.max_log_magnitude = float(torch.tensor(config.max_magnitude).log())
         self.embed = nn.Conv1d(mel.n_mels, dim, config.kernel_size, padding=config.kernel_size // 2)
         self.norm = nn.LayerNorm(dim, eps=1e-6)
@@ -128,8 +133,8 @@ class VocosNetwork(nn.Module):
             h = block(h)
         log_magnitude, phase = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
         if self.magnitude_prior:
-            prior = torch.matmul(self.inverse_fbank, log_mel.exp())
-            log_magnitude = log_magnitude + prior.clamp_min(self.mel_config.log_floor).log()
+            prior = self.mel_inverse(log_mel.exp()).clamp_min(self.mel_config.log_floor)
+            log_magnitude = log_magnitude + prior.log()
         if self.absolute_phase:
             phase = phase + self.phase_clock(phase.shape[-1]).to(phase)
         return log_magnitude.clamp(max=self.max_log_magnitude).exp(), phase
@@ -137,8 +142,9 @@ class VocosNetwork(nn.Module):
     def phase_clock(self, frames: int) -> Tensor:
         """``[n_fft // 2 + 1, frames]``: frame-relative phase of bin-centred sinusoids, ``2 pi k hop t / n_fft``."""
         n_fft, hop = self.mel_config.n_fft, self.mel_config.hop_length
-        bins = torch.arange(n_fft // 2 + 1, device=self.inverse_fbank.device)
-        steps = torch.arange(frames, device=self.inverse_fbank.device)
+        device = self.head.weight.device
+        bins = torch.arange(n_fft // 2 + 1, device=device)
+        steps = torch.arange(frames, device=device)
         return (bins[:, None] * steps[None, :] * hop % n_fft) * (2 * math.pi / n_fft)
 
 
@@ -245,6 +251,7 @@ def _read_config(path: Path) -> NeuralVocoderConfig:
     if data.get("kind") != KIND:
         raise _fail(path, f"{CONFIG} is for a {data.get('kind')!r} model, not a {KIND!r} vocoder")
     fields = {k: v for k, v in data.items() if k not in ("format_version", "kind", "audiodiff_version")}
+    fields.setdefault("prior_nnls_steps", 0)  # written before NNLS priors: the clamped pseudo-inverse
     try:
         return NeuralVocoderConfig.from_dict(fields)
     except (TypeError, ValueError) as err:
