@@ -15,6 +15,12 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.checkpoint import load_checkpoint
 from audiodiff.training.ema import ema_decay, ema_update
+from audiodiff.vocoders.discriminators import (
+    MultiDiscriminator,
+    discriminator_loss,
+    feature_matching_loss,
+    generator_loss,
+)
 from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, stft_magnitude
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 
@@ -29,9 +35,18 @@ class VocoderModule(L.LightningModule):
     and the input segment, plus ``magnitude_weight`` times the L1 distance between the network's
     log STFT magnitude (before the inverse STFT) and the segment's own, at the mel analysis'
     resolution: a direct target for the magnitude branch that the waveform losses only give
-    through the phase (APNet, Ai & Ling, 2023). An exponential moving average of the weights (``ema``) is validated
-    and exported. The learning rate warms up linearly for ``warmup_steps`` and then follows a
-    cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
+    through the phase (APNet, Ai & Ling, 2023). An exponential moving average of the weights
+    (``ema``) is validated and exported. The learning rate warms up linearly for ``warmup_steps``
+    and then follows a cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
+
+    With ``adversarial_weight > 0`` a :class:`MultiDiscriminator` (multi-period and
+    multi-resolution, ``discriminator_channels`` wide) joins after ``adversarial_start`` steps and
+    ``adversarial_weight * (hinge generator loss + feature matching)`` is added. Vocoder and
+    discriminator are two parameter groups of one optimizer updated together from one backward
+    pass: the discriminator's loss sees the output detached, and the generator's adversarial terms
+    go through a detached copy of the discriminator's weights, so neither loss reaches the other
+    network. One training step is then one optimizer step (Lightning counts a step per optimizer
+    with two), and each group's gradient norm is clipped to ``gradient_clip_val`` on its own.
 
     Args:
         vocoder: the network's shape.
@@ -45,6 +60,9 @@ class VocoderModule(L.LightningModule):
         mel_weight: float = 1.0,
         stft_weight: float = 1.0,
         magnitude_weight: float = 0.0,
+        adversarial_weight: float = 0.0,
+        adversarial_start: int = 0,
+        discriminator_channels: int = 32,
         lr: float = 5e-4,
         betas: tuple[float, float] = (0.8, 0.99),
         weight_decay: float = 0.01,
@@ -62,9 +80,13 @@ class VocoderModule(L.LightningModule):
         self.analysis = MelSpectrogram(self.config.mel)
         self.mel_loss = MelL1Loss(self.config.mel)
         self.stft_loss = MultiResolutionSTFTLoss()
+        self.discriminator = (
+            MultiDiscriminator(channels=discriminator_channels) if adversarial_weight > 0 else None
+        )
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
-        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` for ``vocoder``."""
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` (spectral
+        losses) and ``"output"`` and ``"target"`` waveforms ``[n, samples']`` for ``vocoder``."""
         with torch.no_grad():
             log_mel = self.analysis(audio)
         magnitude, phase = vocoder.network(log_mel)
@@ -75,7 +97,18 @@ class VocoderModule(L.LightningModule):
         log_magnitude = self.magnitude_loss(magnitude, target)
         hp = self.hparams
         loss = hp.mel_weight * mel + hp.stft_weight * stft + hp.magnitude_weight * log_magnitude
-        return {"loss": loss, "mel_l1": mel, "stft": stft, "magnitude": log_magnitude}
+        return {"loss": loss, "mel_l1": mel, "stft": stft, "magnitude": log_magnitude,
+                "output": prediction, "target": target}
+
+    def adversarial_losses(self, output: Tensor, target: Tensor) -> dict[str, Tensor]:
+        """``{"discriminator", "generator", "features"}`` for output and target ``[n, samples]``."""
+        assert self.discriminator is not None
+        real = self.discriminator(target)
+        fake_for_discriminator = self.discriminator(output.detach())
+        frozen = {name: p.detach() for name, p in self.discriminator.named_parameters()}
+        fake = torch.func.functional_call(self.discriminator, frozen, (output,))
+        return {"discriminator": discriminator_loss(real, fake_for_discriminator),
+                "generator": generator_loss(fake), "features": feature_matching_loss(real, fake)}
 
     def magnitude_loss(self, magnitude: Tensor, target: Tensor) -> Tensor:
         """Mean abs log difference of predicted ``[n, n_fft // 2 + 1, frames]`` and the STFT
@@ -87,20 +120,29 @@ class VocoderModule(L.LightningModule):
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         losses = self.model_step(batch, self.vocoder)
+        output, target = losses.pop("output"), losses.pop("target")
+        total = losses["loss"]
+        if self.discriminator is not None and self.global_step >= self.hparams.adversarial_start:
+            losses.update(self.adversarial_losses(output, target))
+            adversarial = losses["generator"] + losses["features"]
+            total = total + self.hparams.adversarial_weight * adversarial + losses["discriminator"]
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True)
-        return losses["loss"]
+        return total
 
     def on_train_batch_end(self, *args: Any) -> None:
         ema_update(self.ema, self.vocoder, ema_decay(self.global_step, self.hparams.ema_max_decay))
 
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         losses = self.model_step(batch, self.ema)
+        del losses["output"], losses["target"]
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
         hp = self.hparams
-        optimizer = torch.optim.AdamW(self.vocoder.parameters(), lr=hp.lr, betas=tuple(hp.betas),
-                                      weight_decay=hp.weight_decay)
+        groups = [{"params": list(self.vocoder.parameters())}]
+        if self.discriminator is not None:
+            groups.append({"params": list(self.discriminator.parameters())})
+        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
         total = max(int(self.trainer.estimated_stepping_batches), hp.warmup_steps + 1)
 
         def factor(step: int) -> float:
@@ -111,6 +153,19 @@ class VocoderModule(L.LightningModule):
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def configure_gradient_clipping(
+        self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
+        gradient_clip_algorithm: str | None = None,
+    ) -> None:
+        """Clip the vocoder's and the discriminator's gradients apart (one optimizer holds both)."""
+        if not gradient_clip_val:
+            return
+        for group in optimizer.param_groups:
+            if gradient_clip_algorithm == "value":
+                torch.nn.utils.clip_grad_value_(group["params"], gradient_clip_val)
+            else:
+                torch.nn.utils.clip_grad_norm_(group["params"], gradient_clip_val)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[CONFIG_KEY] = self.config.to_dict()
