@@ -300,6 +300,37 @@ def test_segments_are_deterministic_and_change_with_epoch() -> None:
             assert torch.equal(item, torch.arange(100.0) + item[0])
 
 
+def peak_frequency(segment: torch.Tensor, sample_rate: int) -> float:
+    """Frequency of the largest bin of the 8x zero-padded, Hann-windowed spectrum."""
+    n = segment.shape[-1]
+    spectrum = torch.fft.rfft(segment * torch.hann_window(n, dtype=segment.dtype), n=8 * n).abs()
+    return float(spectrum.argmax()) * sample_rate / (8 * n)
+
+
+def test_pitch_shift_moves_the_pitch_in_resampling_steps() -> None:
+    sr, freq = 8000, 440.0
+    sine = torch.sin(2 * math.pi * freq * torch.arange(3 * sr, dtype=torch.float64) / sr)
+    segments = WaveformSegments([sine], sr, 24, seed=5, pitch_shift_cents=100)
+    ratios = [peak_frequency(segments[i], sr) / freq for i in range(24)]
+    steps = [r * 200 for r in ratios]  # rate / RESAMPLE_BASE: whole numbers of 1/200
+    assert all(abs(s - round(s)) < 0.05 for s in steps)
+    assert all(abs(1200 * math.log2(r)) <= 100 + 4.4 for r in ratios)
+    assert len({round(s) for s in steps}) >= 8  # spread over the range, not one shift
+    assert all(segments[i].shape == (sr,) for i in range(3))
+    again = WaveformSegments([sine], sr, 24, seed=5, pitch_shift_cents=100)
+    assert torch.equal(segments[7], again[7])
+
+
+def test_gain_scales_within_the_range() -> None:
+    sine = torch.sin(2 * math.pi * 100 * torch.arange(16000) / 8000)
+    segments = WaveformSegments([sine], 4000, 30, gain_db=6.0)
+    gains = [20 * math.log10(float(segments[i].abs().max())) for i in range(30)]
+    assert max(gains) <= 6.01 and min(gains) >= -6.01
+    assert max(gains) - min(gains) > 6
+    with pytest.raises(ValueError, match="gain_db at least 0"):
+        WaveformSegments([sine], 4000, 30, gain_db=-1.0)
+
+
 def test_data_module_batches(tmp_path: Path) -> None:
     data = WaveformDataModule(str(write_dataset(tmp_path / "data")), sample_rate=8000,
                               segment_samples=512, batch_size=4, train_segments=8, val_segments=3)

@@ -2,7 +2,9 @@
 
 Clips are decoded once into memory (one-shots are short). Segment ``i`` of epoch ``e`` is drawn
 by a generator seeded from ``(seed, e, i)``, so a run is reproducible, resumes draw the same
-segments, and every epoch sees new ones.
+segments, and every epoch sees new ones. Training segments can be pitch-shifted (resampled) and
+gain-scaled at random: a data set of notes on a grid of pitches otherwise teaches a vocoder the
+harmonic patterns of those pitches only.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+import torchaudio
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
 METADATA = "metadata.jsonl"
 PATH_KEYS = ("path", "file", "audio", "filename")
+# Pitch shifts resample by rate / RESAMPLE_BASE for a whole ``rate``: steps of 1/200, about 8.7 cents.
+RESAMPLE_BASE = 200
 
 
 def list_audio_files(root: str | Path, split: str | None = None) -> list[Path]:
@@ -88,16 +93,31 @@ class WaveformSegments(Dataset):
 
     Clips shorter than a segment are zero-padded at the end. Item ``i`` depends only on
     ``(seed, epoch, i)``.
+
+    Args:
+        pitch_shift_cents: when positive, each segment is resampled (windowed sinc) so that its
+            pitch moves by a uniform random amount in ``[-pitch_shift_cents, pitch_shift_cents]``,
+            in steps of ``1 / RESAMPLE_BASE`` of the frequency (about 8.7 cents); its length
+            changes by the inverse factor, so it is cut from a longer or shorter stretch of clip.
+        gain_db: when positive, each segment is scaled by a uniform random gain in
+            ``[-gain_db, gain_db]`` decibels.
     """
 
     def __init__(
         self, clips: Sequence[Tensor], segment_samples: int, num_segments: int, seed: int = 0,
-        epoch: int = 0,
+        epoch: int = 0, pitch_shift_cents: float = 0.0, gain_db: float = 0.0,
     ) -> None:
         if not clips:
             raise ValueError("no usable audio clips to draw segments from")
         if segment_samples < 1 or num_segments < 1:
             raise ValueError("segment_samples and num_segments must be positive")
+        if not 0 <= pitch_shift_cents <= 1200 or gain_db < 0:
+            raise ValueError(
+                f"pitch_shift_cents must be in [0, 1200] and gain_db at least 0, got "
+                f"{pitch_shift_cents} and {gain_db}"
+            )
+        self.pitch_shift_cents = pitch_shift_cents
+        self.gain_db = gain_db
         self.clips = list(clips)
         self.segment_samples = segment_samples
         self.num_segments = num_segments
@@ -113,8 +133,18 @@ class WaveformSegments(Dataset):
         entropy = np.random.SeedSequence([self.seed, self.epoch, index]).generate_state(2)
         gen = torch.Generator().manual_seed(int(entropy[0]) << 32 | int(entropy[1]))
         clip = self.clips[int(torch.randint(len(self.clips), (), generator=gen))]
-        start = int(torch.randint(max(1, clip.shape[-1] - self.segment_samples + 1), (), generator=gen))
-        return fit_length(clip[start : start + self.segment_samples], self.segment_samples)
+        rate = RESAMPLE_BASE
+        if self.pitch_shift_cents:
+            cents = (2 * float(torch.rand((), generator=gen)) - 1) * self.pitch_shift_cents
+            rate = round(RESAMPLE_BASE * 2 ** (cents / 1200))
+        span = -(-self.segment_samples * rate // RESAMPLE_BASE)  # clip samples that make a segment
+        start = int(torch.randint(max(1, clip.shape[-1] - span + 1), (), generator=gen))
+        segment = clip[start : start + span]
+        if rate != RESAMPLE_BASE:
+            segment = torchaudio.functional.resample(segment, rate, RESAMPLE_BASE)
+        if self.gain_db:
+            segment = segment * 10 ** ((2 * float(torch.rand((), generator=gen)) - 1) * self.gain_db / 20)
+        return fit_length(segment, self.segment_samples)
 
 
 class WaveformDataModule(L.LightningDataModule):
@@ -122,7 +152,9 @@ class WaveformDataModule(L.LightningDataModule):
 
     ``train_split``/``val_split`` select clips from ``root/metadata.jsonl``; ``None`` uses every
     audio file under ``root``. Validation segments are the same every epoch; training segments
-    change with the epoch (when the trainer reloads dataloaders every epoch).
+    change with the epoch (when the trainer reloads dataloaders every epoch). ``pitch_shift_cents``
+    and ``gain_db`` augment the training segments (see :class:`WaveformSegments`), never the
+    validation ones.
     """
 
     def __init__(
@@ -137,6 +169,8 @@ class WaveformDataModule(L.LightningDataModule):
         val_split: str | None = "val",
         seed: int = 0,
         num_workers: int = 0,
+        pitch_shift_cents: float = 0.0,
+        gain_db: float = 0.0,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -158,7 +192,8 @@ class WaveformDataModule(L.LightningDataModule):
         hp = self.hparams
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
         dataset = WaveformSegments(self.train_clips, hp.segment_samples, hp.train_segments,
-                                   seed=hp.seed, epoch=epoch)
+                                   seed=hp.seed, epoch=epoch, pitch_shift_cents=hp.pitch_shift_cents,
+                                   gain_db=hp.gain_db)
         return DataLoader(dataset, batch_size=hp.batch_size, shuffle=False, drop_last=True,
                           num_workers=hp.num_workers)
 
