@@ -249,7 +249,8 @@ def test_magnitude_loss_known_answers() -> None:
     assert float(module.magnitude_loss(true, x)) == pytest.approx(0.0, abs=1e-6)
     assert float(module.magnitude_loss(2 * true, x)) == pytest.approx(math.log(2), abs=1e-5)
     losses = module.model_step(x, module.vocoder)
-    assert set(losses) == {"loss", "mel_l1", "stft", "magnitude"}
+    assert set(losses) == {"loss", "mel_l1", "stft", "magnitude", "output", "target"}
+    assert losses["output"].shape == losses["target"].shape == (2, x.shape[-1] // 64 * 64)
     assert float(losses["magnitude"]) > 0.1
 
 
