@@ -17,11 +17,10 @@ from audiodiff.vocoders.discriminators import (
     feature_matching_loss,
     generator_loss,
 )
-from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+from audiodiff.vocoders.neural import NeuralVocoder
 from tests.conftest import TINY_MEL
-from tests.test_neural_vocoder import RECIPES, noise, write_dataset
+from tests.test_neural_vocoder import RECIPES, TINY, noise, write_dataset
 
-TINY = NeuralVocoderConfig(mel=TINY_MEL, dim=16, intermediate_dim=32, num_layers=2)
 RESOLUTIONS = ((64, 16, 64), (128, 32, 128))
 
 
