@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import warnings
 from abc import ABC, abstractmethod
@@ -19,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from audiodiff.conditioning_types import Conditioning
+from audiodiff.notes import prompt_pitch
 
 TEXT_ENCODERS = {"all-MiniLM-L6-v2": 384}
 
@@ -29,6 +31,8 @@ class ConditionerConfig:
 
     ``kind="text"``: a frozen pretrained sentence encoder gives a pooled vector ``[dim]`` and token
     embeddings ``[max_tokens, dim]``. ``kind="class"``: a learned embedding per label in ``labels``.
+    ``pitch`` (text only): the note a prompt names (:func:`audiodiff.notes.prompt_pitch`) also
+    adds a learned :class:`PitchEmbedding` to the pooled vector.
     """
 
     kind: Literal["text", "class"] = "text"
@@ -36,6 +40,7 @@ class ConditionerConfig:
     max_tokens: int = 32
     labels: tuple[str, ...] = ()
     dim: int = 384
+    pitch: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("text", "class"):
@@ -48,6 +53,8 @@ class ConditionerConfig:
             raise ValueError("a class conditioner needs a non-empty list of distinct labels")
         if self.max_tokens < 2:
             raise ValueError("max_tokens must be at least 2")
+        if self.pitch and self.kind != "text":
+            raise ValueError("pitch conditioning reads the note from a text prompt; it needs kind 'text'")
 
     @property
     def token_dim(self) -> int | None:
@@ -134,18 +141,52 @@ def load_sentence_encoder(name: str) -> Any:
     return model.eval().requires_grad_(False)
 
 
+class PitchEmbedding(nn.Module):
+    """MIDI note numbers ``[n]`` (NaN: no note) -> ``[n, dim]``, zero for rows without a note.
+
+    The note, in octaves from C4, goes in as itself and as sines and cosines of periods from
+    8 octaves down to a third of an octave, so notes between trained ones (held-out pitch
+    classes) get in-between features. The output layer starts at zero: the embedding adds
+    nothing until trained, so it can be added to a trained model and fine-tuned.
+    """
+
+    CYCLES_PER_OCTAVE = (1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 3.0)
+
+    def __init__(self, dim: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.register_buffer("cycles", torch.tensor(self.CYCLES_PER_OCTAVE), persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * len(self.CYCLES_PER_OCTAVE) + 1, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, dim))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, midi: Tensor) -> Tensor:
+        known = ~midi.isnan()
+        octaves = (torch.where(known, midi, 60.0) - 60.0) / 12.0
+        angles = 2 * math.pi * octaves[:, None] * self.cycles
+        features = torch.cat([octaves[:, None], angles.sin(), angles.cos()], dim=1)
+        return self.mlp(features.to(self.mlp[0].weight.dtype)) * known[:, None]
+
+
+def prompt_pitches(prompts: Sequence[str]) -> Tensor:
+    """``[n]`` float32 MIDI numbers of the notes the prompts name, NaN where one names none."""
+    return torch.tensor([math.nan if (m := prompt_pitch(p)) is None else float(m) for p in prompts])
+
+
 class TextConditioner(Conditioner):
     """Prompts -> pooled ``[n, 384]`` and token ``[n, max_tokens, 384]`` embeddings (all-MiniLM-L6-v2).
 
-    The encoder is frozen and not part of the state dict; only the null embedding is learned.
-    Each prompt is encoded on its own and tokens are padded to ``max_tokens``, so a prompt's
-    embedding never depends on the rest of the batch. An empty prompt means "no condition".
+    The encoder is frozen and not part of the state dict; only the null embedding (and, with
+    ``config.pitch``, the :class:`PitchEmbedding`) is learned. Each prompt is encoded on its own
+    and tokens are padded to ``max_tokens``, so a prompt's embedding never depends on the rest
+    of the batch. An empty prompt means "no condition".
     """
 
     def __init__(self, config: ConditionerConfig) -> None:
         super().__init__(config)
         self.null_pooled = nn.Parameter(torch.zeros(config.dim))
         self.null_tokens = nn.Parameter(torch.randn(1, config.dim) * 0.02)
+        self.pitch = PitchEmbedding(config.dim) if config.pitch else None
 
     def embed(self, prompt: str) -> tuple[Tensor, Tensor]:
         """One prompt -> (pooled ``[dim]``, tokens ``[t, dim]``) with ``t <= max_tokens``, on the CPU."""
@@ -198,7 +239,17 @@ class TextConditioner(Conditioner):
                 raise ValueError(f"a text-conditioned model takes prompts (str), got {item!r}")
         # each distinct prompt is encoded once (a batch often repeats one prompt num times)
         unique = {p: self.embed(p) for p in dict.fromkeys(items) if p.strip()}
-        return self.from_embeddings([unique.get(p) for p in items])
+        return self.add_pitch(self.from_embeddings([unique.get(p) for p in items]), prompt_pitches(items))
+
+    def add_pitch(self, cond: Conditioning, midi: Tensor) -> Conditioning:
+        """``cond`` with the pitch embedding of ``midi`` ``[n]`` (NaN: none) added to its pooled vectors.
+
+        Unchanged when the config has no pitch conditioning.
+        """
+        if self.pitch is None:
+            return cond
+        pooled = cond.pooled + self.pitch(midi.to(cond.pooled.device)).to(cond.pooled.dtype)
+        return Conditioning(pooled, cond.tokens, cond.mask)
 
     def null(self, n: int) -> Conditioning:
         return self.from_embeddings([None] * n)

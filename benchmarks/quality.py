@@ -45,13 +45,13 @@ from quality_metrics import (  # noqa: E402
     hit_rate,
     is_hit,
     mel_features,
-    note_to_midi,
     reanalyse,
 )
 
 from audiodiff import Pipeline  # noqa: E402
 from audiodiff.config import ModelFormatError  # noqa: E402
 from audiodiff.data.clips import clip_samples, load_clips  # noqa: E402
+from audiodiff.notes import note_to_midi  # noqa: E402
 from audiodiff.spectrogram import denormalize, silence_level  # noqa: E402
 
 PITCH_INSTRUMENTS = ("acoustic grand piano", "marimba", "string ensemble", "church organ", "brass section", "violin")

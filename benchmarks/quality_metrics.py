@@ -1,4 +1,4 @@
-"""Pure metric functions for ``benchmarks/quality.py``: note names, cents, f0 from CREPE, mel features.
+"""Pure metric functions for ``benchmarks/quality.py``: cents, f0 from CREPE, mel features.
 
 Everything here is small and deterministic so that ``tests/test_quality_metrics.py`` can check it on
 synthetic signals with known answers. ``torchcrepe`` (the ``bench`` extra) is imported only by
@@ -8,7 +8,6 @@ synthetic signals with known answers. ``torchcrepe`` (the ``bench`` extra) is im
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from itertools import pairwise
 
@@ -21,20 +20,6 @@ from audiodiff.spectrogram import MelConfig, MelSpectrogram, normalize, silence_
 
 CREPE_RATE = 16000  # CREPE's networks are trained on 16 kHz audio
 CREPE_WINDOW = 1024  # samples at 16 kHz
-_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_NOTE = re.compile(r"^([A-Ga-g])([#b]?)(-?\d+)$")
-
-
-def note_to_midi(name: str) -> int:
-    """MIDI number of a note name in scientific pitch notation: ``"C4"`` -> 60, ``"D#4"``/``"Eb4"`` -> 63."""
-    match = _NOTE.match(name.strip())
-    if match is None:
-        raise ValueError(f"not a note name: {name!r} (expected e.g. C4, D#4, Eb4)")
-    letter, accidental, octave = match.groups()
-    shift = {"#": 1, "b": -1, "": 0}[accidental]
-    return 12 * (int(octave) + 1) + _PITCH_CLASSES[letter.upper()] + shift
-
-
 def midi_to_hz(midi: float) -> float:
     """Equal-tempered frequency of MIDI note ``midi`` (A4 = 69 = 440 Hz)."""
     return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)

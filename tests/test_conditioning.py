@@ -9,9 +9,11 @@ import torch
 from audiodiff.conditioning import (
     ClassConditioner,
     ConditionerConfig,
+    PitchEmbedding,
     TextConditioner,
     build_conditioner,
     load_sentence_encoder,
+    prompt_pitches,
 )
 from audiodiff.conditioning_types import Conditioning
 
@@ -42,6 +44,7 @@ def test_class_conditioner_maps_names_and_indices() -> None:
         ({"kind": "audio"}, "must be 'text' or 'class'"),
         ({"kind": "text", "encoder": "bert"}, "unknown text encoder"),
         ({"kind": "text", "dim": 512}, "384-d"),
+        ({"kind": "class", "labels": ("a",), "pitch": True}, "pitch conditioning .* needs kind 'text'"),
     ],
 )
 def test_config_validation(kwargs: dict, message: str) -> None:
@@ -53,6 +56,46 @@ def test_config_round_trip() -> None:
     config = ConditionerConfig(kind="class", labels=("a", "b"), dim=4)
     assert ConditionerConfig.from_dict(config.to_dict()) == config
     assert isinstance(build_conditioner(config), ClassConditioner)
+    text = ConditionerConfig(kind="text", pitch=True)
+    assert ConditionerConfig.from_dict(text.to_dict()) == text
+    legacy = {k: v for k, v in text.to_dict().items() if k != "pitch"}  # configs written before pitch
+    assert ConditionerConfig.from_dict(legacy).pitch is False
+
+
+def test_pitch_embedding_features_and_zero_start() -> None:
+    embedding = PitchEmbedding(dim=8)
+    midi = torch.tensor([60.0, float("nan"), 72.0, 61.0])
+    assert torch.equal(embedding(midi), torch.zeros(4, 8)), "the output layer starts at zero"
+    torch.nn.init.normal_(embedding.mlp[-1].weight)
+    out = embedding(midi)
+    assert out.shape == (4, 8) and torch.equal(out[1], torch.zeros(8)), "no note: no embedding"
+    assert not torch.allclose(out[0], out[2]) and not torch.allclose(out[0], out[3])
+    # known answer for the features: C4 is 0 octaves (sin 0, cos 1), C5 one octave up
+    first = embedding.mlp[0]
+    feats = (embedding.mlp[0].weight.new_zeros(13), embedding.mlp[0].weight.new_zeros(13))
+    feats[0][7:] = 1.0
+    feats[1][0] = 1.0
+    feats[1][1:7] = torch.sin(2 * torch.pi * torch.tensor(PitchEmbedding.CYCLES_PER_OCTAVE))
+    feats[1][7:] = torch.cos(2 * torch.pi * torch.tensor(PitchEmbedding.CYCLES_PER_OCTAVE))
+    expected = embedding.mlp[2](torch.nn.functional.silu(first(torch.stack(feats))))
+    torch.testing.assert_close(out[[0, 2]], expected)
+
+
+def test_text_conditioner_adds_the_pitch_of_the_named_note(text: TextConditioner) -> None:
+    pitched = TextConditioner(ConditionerConfig(kind="text", max_tokens=12, pitch=True))
+    pitched.load_state_dict(text.state_dict(), strict=False)  # the same null embedding
+    prompts = ["piano, note C4", "piano, note E4", "a kick drum", ""]
+    plain = text(prompts)
+    assert torch.equal(pitched(prompts).pooled, plain.pooled), "a fresh pitch embedding adds zero"
+    torch.nn.init.normal_(pitched.pitch.mlp[-1].weight)
+    cond = pitched(prompts)
+    added = pitched.pitch(torch.tensor([60.0, 64.0]))
+    torch.testing.assert_close(cond.pooled[:2], plain.pooled[:2] + added)
+    assert torch.equal(cond.pooled[2:], plain.pooled[2:]), "no note, or no prompt: unchanged"
+    assert torch.equal(cond.tokens, plain.tokens)
+    assert text.add_pitch(plain, torch.tensor([60.0] * 4)) is plain, "no pitch conditioning: unchanged"
+    torch.testing.assert_close(prompt_pitches(prompts), torch.tensor([60.0, 64.0, float("nan"), float("nan")]),
+                               equal_nan=True, rtol=0, atol=0)
 
 
 def test_text_pooled_matches_sentence_transformers(text: TextConditioner) -> None:

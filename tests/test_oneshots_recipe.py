@@ -40,13 +40,6 @@ KIT_XML = """<?xml version="1.0" encoding="UTF-8"?>
 
 
 @pytest.mark.parametrize(
-    ("pitch", "name"), [(60, "C4"), (54, "F#3"), (63, "D#4"), (21, "A0"), (0, "C-1"), (127, "G9")]
-)
-def test_pitch_name(pitch: int, name: str) -> None:
-    assert labels.pitch_name(pitch) == name
-
-
-@pytest.mark.parametrize(
     ("velocity", "word"), [(40, "soft"), (55, "soft"), (56, "medium"), (95, "medium"), (96, "loud")]
 )
 def test_loudness(velocity: int, word: str) -> None:

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
-from audiodiff.conditioning import ConditionerConfig
+from audiodiff.conditioning import ConditionerConfig, prompt_pitches
 from audiodiff.data.cache import Cache, open_cache, prepare
 from audiodiff.data.layouts import SPLITS, scan
 from audiodiff.spectrogram import MelConfig
@@ -35,7 +35,8 @@ class MelDataset(Dataset[dict[str, Tensor]]):
     ``index`` int64 (the cache row), ``label`` int64 (-1: none) and ``caption_index`` int64 (a
     row of ``cache.captions``: one of the clip's captions, drawn by a generator seeded from
     ``(seed, epoch, i)``, see :meth:`set_epoch`). Text caches add ``pooled`` float32 ``[dim]``,
-    ``tokens`` float32 ``[max_tokens, dim]`` and ``token_mask`` bool ``[max_tokens]``.
+    ``tokens`` float32 ``[max_tokens, dim]``, ``token_mask`` bool ``[max_tokens]`` and
+    ``pitch`` float32 (the MIDI note the caption names, NaN when it names none).
     """
 
     def __init__(self, cache: Cache, split: Literal["train", "val"], *, seed: int = 0) -> None:
@@ -45,6 +46,7 @@ class MelDataset(Dataset[dict[str, Tensor]]):
             raise ValueError(f"seed must be >= 0, got {seed}")
         self.cache, self.split, self.seed, self.epoch = cache, split, seed, 0
         self.rows = [i for i, item in enumerate(cache.items) if item.split == split]
+        self.caption_pitch = prompt_pitches(cache.captions) if cache.text_pooled is not None else None
 
     def set_epoch(self, epoch: int) -> None:
         """Choose the captions of ``epoch`` (each epoch may pair a clip with another phrasing)."""
@@ -78,6 +80,7 @@ class MelDataset(Dataset[dict[str, Tensor]]):
             item["tokens"] = tokens
             item["token_mask"] = torch.arange(tokens.shape[0]) < int(
                 self.cache.text_lengths[caption])
+            item["pitch"] = self.caption_pitch[caption]
         return item
 
 

@@ -1,7 +1,8 @@
 """A toy dataset of synthetic one-shots (kick, hat, tone) for the debug recipe and smoke tests.
 
 Each class has a distinct, easily recognised spectrum, so a model trained for a minute on it
-visibly separates the classes. Files are written in either dataset layout.
+visibly separates the classes. Files are written in either dataset layout; in the metadata
+layout a tone's caption also names its note ("a soft sine tone note, note A3").
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor
 
 from audiodiff.audio import save
+from audiodiff.notes import midi_to_note
 
 TOY_CLASSES = {
     "kick": "a deep kick drum thump",
@@ -23,11 +25,13 @@ TOY_CLASSES = {
 }
 
 
-def toy_sound(label: str, sample_rate: int, seconds: float, generator: torch.Generator) -> Tensor:
-    """One synthetic one-shot ``[1, samples]`` of class ``label`` with a little random variation."""
+def toy_sound(label: str, sample_rate: int, seconds: float, generator: torch.Generator) -> tuple[Tensor, int | None]:
+    """One synthetic one-shot ``[1, samples]`` of class ``label`` with a little random variation,
+    and its MIDI note (tones: A3 to A4; ``None`` for the unpitched classes)."""
     n = round(seconds * sample_rate)
     t = torch.arange(n) / sample_rate
     jitter = float(torch.rand((), generator=generator))
+    midi = None
     if label == "kick":
         freq = 45 + 20 * jitter + 120 * torch.exp(-t * 30)
         phase = 2 * math.pi * torch.cumsum(freq, 0) / sample_rate
@@ -36,12 +40,13 @@ def toy_sound(label: str, sample_rate: int, seconds: float, generator: torch.Gen
         noise = torch.randn(n, generator=generator)
         audio = (noise - torch.roll(noise, 1)) * 0.4 * torch.exp(-t * (35 + 20 * jitter))
     elif label == "tone":
-        f0 = 220 * 2 ** (round(12 * jitter) / 12)
+        midi = 57 + round(12 * jitter)
+        f0 = 440 * 2 ** ((midi - 69) / 12)
         audio = sum(torch.sin(2 * math.pi * f0 * k * t) / k for k in (1, 2, 3)) * torch.exp(-t * 2.5) * 0.4
     else:
         raise ValueError(f"unknown toy class {label!r}; known: {', '.join(TOY_CLASSES)}")
     onset = int(0.02 * sample_rate * float(torch.rand((), generator=generator)))  # some leading silence
-    return torch.nn.functional.pad(audio, (onset, 0))[:n].unsqueeze(0).clamp(-1, 1)
+    return torch.nn.functional.pad(audio, (onset, 0))[:n].unsqueeze(0).clamp(-1, 1), midi
 
 
 def make_toy_dataset(root: str | Path, *, layout: Literal["classes", "metadata"] = "classes", per_class: int = 16,
@@ -54,8 +59,10 @@ def make_toy_dataset(root: str | Path, *, layout: Literal["classes", "metadata"]
         for i in range(per_class):
             rel = Path(label if layout == "classes" else "audio") / f"{label}_{i:03d}.wav"
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
-            save(root / rel, toy_sound(label, sample_rate, seconds, gen), sample_rate, overwrite=True)
-            rows.append({"path": rel.as_posix(), "caption": caption, "label": label})
+            audio, midi = toy_sound(label, sample_rate, seconds, gen)
+            save(root / rel, audio, sample_rate, overwrite=True)
+            named = caption if midi is None else f"{caption}, note {midi_to_note(midi)}"
+            rows.append({"path": rel.as_posix(), "caption": named, "label": label})
     if layout == "metadata":
         (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return root

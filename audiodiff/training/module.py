@@ -53,8 +53,11 @@ class DiffusionModule(L.LightningModule):
         sampling: defaults stored in the exported pipeline.
         init_from: a saved model folder (``audiodiff export`` output, e.g. the bundled default) whose
             weights start the network, its EMA copy and the null embeddings: fine-tuning. Its mel and
-            conditioner settings must equal the data's; modules it lacks keep their initialisation.
+            conditioner settings must equal the data's (except ``pitch``: a model without pitch
+            conditioning can be fine-tuned with it); modules it lacks keep their initialisation.
             Ignored when resuming from a checkpoint (the checkpoint's weights replace it).
+        pitch_conditioning: also condition on the note a caption names, through a learned
+            pitch embedding (:class:`audiodiff.conditioning.PitchEmbedding`); text data only.
     """
 
     def __init__(
@@ -70,6 +73,7 @@ class DiffusionModule(L.LightningModule):
         seed: int = 0,
         sampling: SamplingDefaults = DEFAULT_SAMPLING,
         init_from: str | None = None,
+        pitch_conditioning: bool = False,
     ) -> None:
         super().__init__()
         if not 0 <= cond_dropout < 1:
@@ -82,6 +86,11 @@ class DiffusionModule(L.LightningModule):
         """Build network, EMA copy and conditioner for the data's mel and conditioning settings."""
         if self.pipeline_config is not None:
             return
+        if self.hparams.pitch_conditioning:
+            if conditioner.kind != "text":
+                raise ValueError("pitch_conditioning reads notes from captions; this data is conditioned on "
+                                 "class labels: prepare it with captions, or set pitch_conditioning false")
+            conditioner = dataclasses.replace(conditioner, pitch=True)
         unet = dataclasses.replace(self.unet_config, n_mels=mel.n_mels, cond_dim=conditioner.dim,
                                    token_dim=conditioner.token_dim)
         self.pipeline_config = PipelineConfig(mel=mel, unet=unet, conditioner=conditioner,
@@ -103,7 +112,7 @@ class DiffusionModule(L.LightningModule):
         config, parts = read_model(path)
         mine = self.pipeline_config
         check_mel_config(mine.mel, config.mel, what=f"the model in {path}")
-        if config.conditioner != mine.conditioner:
+        if dataclasses.replace(config.conditioner, pitch=mine.conditioner.pitch) != mine.conditioner:
             raise ValueError(f"the model in {path} was trained with another conditioner "
                              f"({config.conditioner}); fine-tune it on data conditioned the same way "
                              f"({mine.conditioner})")
@@ -113,7 +122,8 @@ class DiffusionModule(L.LightningModule):
                                    f"from config.json in the recipe ({why})"))
         if unexpected:
             raise ValueError(f"the model in {path} has weights this recipe's network lacks "
-                             f"({', '.join(unexpected[:3])}); use its unet settings in the recipe")
+                             f"({', '.join(unexpected[:3])}); use its unet and pitch_conditioning "
+                             "settings in the recipe")
         self.ema.load_state_dict(self.denoiser.network.state_dict())
         return missing
 
@@ -126,7 +136,8 @@ class DiffusionModule(L.LightningModule):
         """The batch's (un-dropped) conditioning."""
         if self.pipeline_config.conditioner.kind == "class":
             return self.conditioner(batch["label"].tolist())
-        return Conditioning(batch["pooled"], batch["tokens"], batch["token_mask"])
+        cond = Conditioning(batch["pooled"], batch["tokens"], batch["token_mask"])
+        return self.conditioner.add_pitch(cond, batch["pitch"])
 
     def model_step(self, batch: dict[str, Tensor], generator: torch.Generator, network: torch.nn.Module) -> Tensor:
         """Mean loss over the batch with conditioning dropout (shared by train and validation)."""

@@ -10,7 +10,8 @@ import re
 import zlib
 from dataclasses import dataclass
 
-NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+from audiodiff.notes import midi_to_note
+
 VAL_PITCH_CLASS = 3  # every D# of the melodic instruments is held out
 VAL_SOURCES = frozenset({"hydrogen:BJA_Pacific", "hydrogen:VariBreaks", "fluidr3:brush drum kit"})
 GRID_PITCH_CLASSES = (0, 2, 3, 4, 5, 7, 9, 11)  # the natural notes plus the held-out D#
@@ -219,11 +220,6 @@ def split_for(source: str, pitch: int | None) -> str:
     return "val" if held_out else "train"
 
 
-def pitch_name(pitch: int) -> str:
-    """Scientific pitch name of a MIDI note with sharps: 60 -> ``"C4"``, 54 -> ``"F#3"``."""
-    return f"{NOTE_NAMES[pitch % 12]}{pitch // 12 - 1}"
-
-
 def loudness(velocity: int) -> str:
     """``"soft"`` (velocity up to 55), ``"medium"`` (up to 95) or ``"loud"``."""
     return "soft" if velocity <= 55 else "medium" if velocity <= 95 else "loud"
@@ -261,7 +257,7 @@ def melodic_clip(program: Program, pitch: int, velocity: int) -> Clip:
 def melodic_captions(program: Program, pitch: int, velocity: int) -> tuple[str, ...]:
     """Several phrasings of one melodic note: instrument, note name, loudness, register."""
     name, label, adjective = program.name, program.label, program.adjective
-    note, loud = pitch_name(pitch), loudness(velocity)
+    note, loud = midi_to_note(pitch), loudness(velocity)
     register = "low" if pitch < 48 else "high" if pitch >= 72 else "middle"
     return (
         f"{name}, note {note}",

@@ -49,7 +49,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rows = []
     for i in range(15):
         soundfile.write(root / f"{i:02d}.wav", rng.normal(0, 0.3, 900) * np.hanning(900), 8000)
-        extra = {"captions": [f"take {i}", f"variant {i} again"]} if i % 3 == 0 else {}
+        extra = {"captions": [f"take {i} at G{i % 4}", f"variant {i} again"]} if i % 3 == 0 else {}
         rows.append({"path": f"{i:02d}.wav", "caption": f"sound number {i}", "label": "ab"[i % 2],
                      "split": "val" if i >= 12 else "train", **extra})
     (root / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -85,6 +85,25 @@ def test_items_have_documented_shapes_and_dtypes(cache_dir: Path) -> None:
     assert item["token_mask"].tolist() == [True] * len(words) + [False] * (5 - len(words))
     assert item["tokens"][: len(words), 0].tolist() == pytest.approx([len(w) / 10 for w in words],
                                                                      abs=1e-3)
+
+
+def test_items_carry_the_note_their_caption_names(cache_dir: Path) -> None:
+    cache = open_cache(cache_dir, MEL)
+    dataset = MelDataset(cache, "train", seed=0)
+    seen = set()
+    for epoch in range(30):
+        dataset.set_epoch(epoch)
+        for i in range(len(dataset)):
+            item = dataset[i]
+            caption = cache.captions[int(item["caption_index"])]
+            assert item["pitch"].dtype == torch.float32
+            if caption.startswith("take"):  # "take 3 at G3": G3 is MIDI 55
+                source = int(cache.items[int(item["index"])].source[:2])
+                assert float(item["pitch"]) == 12 * (source % 4 + 1) + 7
+                seen.add(source)
+            else:
+                assert item["pitch"].isnan()
+    assert seen == {0, 3, 6, 9}
 
 
 def test_caption_choice_depends_only_on_seed_epoch_and_index(cache_dir: Path) -> None:
@@ -132,7 +151,7 @@ def test_resume_skips_exactly_the_consumed_batches(cache_dir: Path) -> None:
     for got, want in zip(rest, full[2:], strict=True):
         assert got.keys() == want.keys()
         for key in want:
-            torch.testing.assert_close(got[key], want[key])
+            torch.testing.assert_close(got[key], want[key], equal_nan=True)
     assert resumed.state_dict()["batches"] == 4
     assert len(list(resumed)) == 4  # the skip applies to the resumed epoch only
 

@@ -81,8 +81,9 @@ class StopAt(L.Callback):
 
 def fit(cache: Path, root: Path, max_steps: int, *, ckpt_path: str | None = None, every: int = 4,
         callbacks: list | None = None, lr: float = 2e-3, unet: UNetConfig = UNET,
-        init_from: str | None = None) -> tuple[DiffusionModule, L.Trainer]:
-    module = DiffusionModule(unet=unet, lr=lr, warmup_steps=5, ema_decay=0.9, seed=3, init_from=init_from)
+        init_from: str | None = None, pitch: bool = False) -> tuple[DiffusionModule, L.Trainer]:
+    module = DiffusionModule(unet=unet, lr=lr, warmup_steps=5, ema_decay=0.9, seed=3, init_from=init_from,
+                             pitch_conditioning=pitch)
     data = AudioDataModule(cache=str(cache), batch_size=8, val_batches=1)
     checkpoint = L.pytorch.callbacks.ModelCheckpoint(dirpath=root / "ckpt", save_last=True,
                                                      every_n_train_steps=every, save_top_k=0)
@@ -181,6 +182,28 @@ def test_init_from_refuses_another_shape_mel_or_conditioner(class_cache: Path, t
     module.configure_from_data(other_mel, Pipeline.from_pretrained(model).config.conditioner)
     with pytest.raises(MelConfigMismatch, match="fmax=4000.0 .expected 3000.0."):
         module.init_weights_from(model)
+
+
+def test_pitch_conditioning_fine_tunes_a_model_without_it(class_cache: Path, text_cache: Path,
+                                                          tmp_path: Path) -> None:
+    fit(text_cache, tmp_path / "a", 2)
+    main(["export", str(tmp_path / "a" / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "plain")])
+    start = WeightsAtStart()
+    module, _ = fit(text_cache, tmp_path / "b", 8, callbacks=[start], init_from=str(tmp_path / "plain"),
+                    pitch=True)
+    last = "conditioner.pitch.mlp.2.weight"
+    assert not start.state[last].any(), "the new pitch embedding starts at zero"
+    assert start.state[last].shape == (384, 256)
+    assert module.conditioner.pitch.mlp[2].weight.any(), "the toy tones' captions name notes: it learns"
+
+    main(["export", str(tmp_path / "b" / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "pitched")])
+    pipe = Pipeline.from_pretrained(tmp_path / "pitched")
+    assert pipe.config.conditioner.pitch
+    assert torch.equal(pipe.conditioner.pitch.mlp[2].weight, module.conditioner.pitch.mlp[2].weight)
+    with pytest.raises(ValueError, match="use its unet and pitch_conditioning settings"):
+        fit(text_cache, tmp_path / "c", 1, init_from=str(tmp_path / "pitched"))
+    with pytest.raises(ValueError, match="pitch_conditioning reads notes from captions"):
+        fit(class_cache, tmp_path / "d", 1, pitch=True)
 
 
 def _train_cmd(cache: Path, root: Path, *extra: str) -> list[str]:
