@@ -378,3 +378,19 @@ def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a vocoder training checkpoint"):
         torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
         export_vocoder(tmp_path / "other.ckpt", tmp_path / "nothing")
+
+
+def test_init_from_starts_from_a_saved_vocoder(tmp_path: Path) -> None:
+    saved = tiny_vocoder(seed=3)
+    saved.save_pretrained(tmp_path / "saved", dtype=torch.float16)
+    module = VocoderModule(TINY, init_from=str(tmp_path / "saved"), adversarial_weight=1.0)
+    module.setup("fit")
+    source = NeuralVocoder.from_pretrained(tmp_path / "saved").state_dict()
+    for name, value in source.items():
+        assert torch.equal(module.vocoder.state_dict()[name], value), name
+        assert torch.equal(module.ema.state_dict()[name], value), name
+    assert module.discriminator is not None, "the discriminators start fresh"
+
+    other = dataclasses.replace(TINY, num_layers=3)
+    with pytest.raises(ValueError, match="has another config .* fine-tune it with that config"):
+        VocoderModule(other, init_from=str(tmp_path / "saved")).setup("fit")

@@ -52,6 +52,10 @@ class VocoderModule(L.LightningModule):
         vocoder: the network's shape.
         export_dir: when set, the EMA vocoder is saved there with ``save_pretrained`` at the end
             of fit, with weights in ``export_dtype``.
+        init_from: a saved vocoder folder (e.g. ``audiodiff/pretrained/vocoder``) whose weights
+            start the vocoder and its EMA copy: fine-tuning, e.g. with the discriminators switched
+            on. Its config must equal ``vocoder``. Ignored when resuming from a checkpoint (the
+            checkpoint's weights replace it).
     """
 
     def __init__(
@@ -71,6 +75,7 @@ class VocoderModule(L.LightningModule):
         ema_max_decay: float = 0.999,
         export_dir: str | None = None,
         export_dtype: Literal["float32", "float16"] = "float32",
+        init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["vocoder"])
@@ -83,6 +88,19 @@ class VocoderModule(L.LightningModule):
         self.discriminator = (
             MultiDiscriminator(channels=discriminator_channels) if adversarial_weight > 0 else None
         )
+
+    def setup(self, stage: str) -> None:
+        if self.hparams.init_from is not None and stage == "fit":
+            self.init_weights_from(Path(self.hparams.init_from))
+
+    def init_weights_from(self, path: Path) -> None:
+        """Copy a saved vocoder's weights into the vocoder and its EMA; its config must be ours."""
+        source = NeuralVocoder.from_pretrained(path)
+        if source.config != self.config:
+            raise ValueError(f"the vocoder in {path} has another config ({source.config.to_dict()}); "
+                             f"fine-tune it with that config as model.vocoder, not {self.config.to_dict()}")
+        self.vocoder.load_state_dict(source.state_dict())
+        self.ema.load_state_dict(source.state_dict())
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
         """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` (spectral
