@@ -16,15 +16,11 @@ import torch
 from torch import Tensor
 
 from audiodiff.audio import fit_length, resample
+from audiodiff.notes import midi_to_hz
 from audiodiff.spectrogram import MelConfig, MelSpectrogram, normalize, silence_level
 
 CREPE_RATE = 16000  # CREPE's networks are trained on 16 kHz audio
 CREPE_WINDOW = 1024  # samples at 16 kHz
-def midi_to_hz(midi: float) -> float:
-    """Equal-tempered frequency of MIDI note ``midi`` (A4 = 69 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
-
-
 def cents(f_hz: float, ref_hz: float) -> float:
     """Signed interval from ``ref_hz`` to ``f_hz`` in cents (an octave up is +1200); ``nan`` if either is not > 0."""
     if not (f_hz > 0 and ref_hz > 0):  # also catches nan

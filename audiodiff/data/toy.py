@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from audiodiff.audio import save
-from audiodiff.notes import midi_to_note
+from audiodiff.notes import midi_to_hz, midi_to_note
 
 TOY_CLASSES = {
     "kick": "a deep kick drum thump",
@@ -41,7 +41,7 @@ def toy_sound(label: str, sample_rate: int, seconds: float, generator: torch.Gen
         audio = (noise - torch.roll(noise, 1)) * 0.4 * torch.exp(-t * (35 + 20 * jitter))
     elif label == "tone":
         midi = 57 + round(12 * jitter)
-        f0 = 440 * 2 ** ((midi - 69) / 12)
+        f0 = midi_to_hz(midi)
         audio = sum(torch.sin(2 * math.pi * f0 * k * t) / k for k in (1, 2, 3)) * torch.exp(-t * 2.5) * 0.4
     else:
         raise ValueError(f"unknown toy class {label!r}; known: {', '.join(TOY_CLASSES)}")
