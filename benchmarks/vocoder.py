@@ -1,7 +1,8 @@
 """Vocoder quality and speed on held-out real clips: Griffin-Lim (32 and 100 iterations) vs neural.
 
 Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
-       [--vocoder ANOTHER_FOLDER ...] [--clips 64] [--split val] [--threads 2] [--decompose]
+       [--vocoder ANOTHER_FOLDER ...] [--refine N ...] [--clips 64] [--split val] [--threads 2]
+       [--decompose]
 
 For each clip the log-mel is vocoded back to audio and compared with the clip:
 - multi-resolution STFT distance (spectral convergence + log magnitude, FFT sizes 512/1024/2048)
@@ -10,7 +11,8 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 - real-time factor: synthesis time / audio duration, on this CPU with ``--threads`` threads.
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
 call per vocoder first; the vocoders take turns clip by clip). The clips are spread evenly over the
-split's sorted file list.
+split's sorted file list. ``--refine N`` adds each neural vocoder again with N consistency-refinement
+iterations (``refine_iterations``) in place of its config's.
 
 ``--decompose`` also tells a neural vocoder's magnitude and phase apart: each is combined with the
 clip's own STFT phase or magnitude (and Griffin-Lim's least-squares magnitude with the true phase,
@@ -110,6 +112,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder with metadata.jsonl")
     parser.add_argument("--vocoder", type=Path, action="append", required=True,
                         help="a neural vocoder folder (repeat to compare several)")
+    parser.add_argument("--refine", type=int, action="append", default=[],
+                        help="also run each neural vocoder with this many refinement iterations (repeatable)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--split", default="val")
     parser.add_argument("--threads", type=int, default=2)
@@ -118,11 +122,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
+    refined = {f"{path}, {n} refinement iterations": NeuralVocoder.from_pretrained(path, refine_iterations=n)
+               for path in args.vocoder for n in args.refine}
     mel = next(iter(neural.values())).mel_config
     vocoders: dict[str, Vocoder] = {
         "griffinlim:32": GriffinLimVocoder(mel, n_iter=32),
         "griffinlim:100": GriffinLimVocoder(mel, n_iter=100),
-        **{f"neural ({name})": v.eval() for name, v in neural.items()},
+        **{f"neural ({name})": v for name, v in (neural | refined).items()},
     }
     clips = pick_clips(args.data, args.split, args.clips, mel.sample_rate)
     seconds = sum(c.shape[-1] for c in clips) / mel.sample_rate

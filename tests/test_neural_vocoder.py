@@ -23,7 +23,13 @@ from audiodiff.training.waveforms import (
     load_clips,
 )
 from audiodiff.vocoders import load_vocoder
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, stft_magnitude
+from audiodiff.vocoders.losses import (
+    MelL1Loss,
+    MultiResolutionSTFTLoss,
+    anti_wrap,
+    phase_loss,
+    stft_magnitude,
+)
 from audiodiff.vocoders.mel_inverse import MelInverse
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 from tests.conftest import TINY_MEL
@@ -245,11 +251,13 @@ def test_magnitude_loss_known_answers() -> None:
     module = VocoderModule(TINY)
     x = noise()
     true = stft_magnitude(x, TINY_MEL.n_fft, TINY_MEL.hop_length, TINY_MEL.win_length)
+    spectrum = module.target_spectrum(x, true.shape[-1])
     assert float(true.min()) > TINY_MEL.log_floor
-    assert float(module.magnitude_loss(true, x)) == pytest.approx(0.0, abs=1e-6)
-    assert float(module.magnitude_loss(2 * true, x)) == pytest.approx(math.log(2), abs=1e-5)
+    assert torch.allclose(spectrum.abs(), true)
+    assert float(module.magnitude_loss(true, spectrum)) == pytest.approx(0.0, abs=1e-6)
+    assert float(module.magnitude_loss(2 * true, spectrum)) == pytest.approx(math.log(2), abs=1e-5)
     losses = module.model_step(x, module.vocoder)
-    assert set(losses) == {"loss", "mel_l1", "stft", "magnitude", "output", "target"}
+    assert set(losses) == {"loss", "mel_l1", "stft", "magnitude", "phase", "output", "target"}
     assert losses["output"].shape == losses["target"].shape == (2, x.shape[-1] // 64 * 64)
     assert float(losses["magnitude"]) > 0.1
 
@@ -257,6 +265,36 @@ def test_magnitude_loss_known_answers() -> None:
 def test_losses_refuse_different_shapes() -> None:
     with pytest.raises(ValueError, match="same shape"):
         MelL1Loss(TINY_MEL)(noise(samples=4000), noise(samples=3999))
+
+
+def test_anti_wrap_is_the_distance_around_the_circle() -> None:
+    x = torch.tensor([0.0, 0.5, -0.5, 2 * math.pi + 0.25, -2 * math.pi - 0.25, math.pi - 0.1, 3 * math.pi - 0.1])
+    expected = torch.tensor([0.0, 0.5, 0.5, 0.25, 0.25, math.pi - 0.1, math.pi - 0.1])
+    assert torch.allclose(anti_wrap(x), expected, atol=1e-5)
+
+
+def test_phase_loss_known_answers() -> None:
+    """0 for equal phases (and for phases off by whole turns); a constant offset counts in the
+    instantaneous term only; a linear-in-time offset adds to the instantaneous-frequency term;
+    quiet bins are left out."""
+    generator = torch.Generator().manual_seed(0)
+    phase = (torch.rand(2, 9, 12, generator=generator) - 0.5) * 2 * math.pi
+    loud = torch.ones_like(phase)
+    assert float(phase_loss(phase, phase, loud, 1e-3)) == pytest.approx(0.0, abs=1e-6)
+    assert float(phase_loss(phase + 4 * math.pi, phase, loud, 1e-3)) == pytest.approx(0.0, abs=1e-5)
+    assert float(phase_loss(phase + 0.3, phase, loud, 1e-3)) == pytest.approx(0.3, abs=1e-5)
+    drift = 0.2 * torch.arange(12.0)
+    # instantaneous: mean |0.2 t| wrapped; group delay 0; instantaneous frequency 0.2
+    expected = float(anti_wrap(drift).mean()) + 0.2
+    assert float(phase_loss(phase + drift, phase, loud, 1e-3)) == pytest.approx(expected, abs=1e-5)
+    quiet = loud.clone()
+    quiet[:, 4:] = 0.0  # the prediction is wrong in these bins only
+    wrong = phase.clone()
+    wrong[:, 4:] += 1.0
+    assert float(phase_loss(wrong, phase, quiet, 1e-3)) == pytest.approx(0.0, abs=1e-6)
+    assert float(phase_loss(wrong, phase, loud, 1e-3)) > 0.5
+    with pytest.raises(ValueError, match="one shape"):
+        phase_loss(phase, phase[..., 1:], loud, 1e-3)
 
 
 # --- data ------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from audiodiff.vocoders.discriminators import (
     feature_matching_loss,
     generator_loss,
 )
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, stft_magnitude
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, phase_loss, stft
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 
 CONFIG_KEY = "vocoder_config"
@@ -35,7 +35,10 @@ class VocoderModule(L.LightningModule):
     and the input segment, plus ``magnitude_weight`` times the L1 distance between the network's
     log STFT magnitude (before the inverse STFT) and the segment's own, at the mel analysis'
     resolution: a direct target for the magnitude branch that the waveform losses only give
-    through the phase (APNet, Ai & Ling, 2023). An exponential moving average of the weights
+    through the phase (APNet, Ai & Ling, 2023), and ``phase_weight`` times APNet's anti-wrapped
+phase distances (:func:`phase_loss`: instantaneous phase, group delay, instantaneous frequency)
+between the network's phase and the segment's, over the bins louder than ``phase_min_magnitude``:
+a direct target for the phase branch. An exponential moving average of the weights
     (``ema``) is validated and exported. The learning rate warms up linearly for ``warmup_steps``
     and then follows a cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
 
@@ -64,6 +67,8 @@ class VocoderModule(L.LightningModule):
         mel_weight: float = 1.0,
         stft_weight: float = 1.0,
         magnitude_weight: float = 0.0,
+        phase_weight: float = 0.0,
+        phase_min_magnitude: float = 1e-3,
         adversarial_weight: float = 0.0,
         adversarial_start: int = 0,
         discriminator_channels: int = 32,
@@ -94,8 +99,9 @@ class VocoderModule(L.LightningModule):
             self.init_weights_from(Path(self.hparams.init_from))
 
     def init_weights_from(self, path: Path) -> None:
-        """Copy a saved vocoder's weights into the vocoder and its EMA; its config must be ours."""
-        source = NeuralVocoder.from_pretrained(path)
+        """Copy a saved vocoder's weights into the vocoder and its EMA; its config must be ours
+        (but for ``refine_iterations``, which shapes no weights)."""
+        source = NeuralVocoder.from_pretrained(path, refine_iterations=self.config.refine_iterations)
         if source.config != self.config:
             raise ValueError(f"the vocoder in {path} has another config ({source.config.to_dict()}); "
                              f"fine-tune it with that config as model.vocoder, not {self.config.to_dict()}")
@@ -103,20 +109,23 @@ class VocoderModule(L.LightningModule):
         self.ema.load_state_dict(source.state_dict())
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
-        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` (spectral
-        losses) and ``"output"`` and ``"target"`` waveforms ``[n, samples']`` for ``vocoder``."""
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude", "phase"}``
+        (spectral losses) and ``"output"`` and ``"target"`` waveforms ``[n, samples']`` for ``vocoder``."""
         with torch.no_grad():
             log_mel = self.analysis(audio)
         magnitude, phase = vocoder.network(log_mel)
-        prediction = vocoder.inverse_stft(magnitude, phase)
+        prediction = vocoder.render(magnitude, phase, log_mel)
         target = audio[:, : prediction.shape[-1]]
         mel = self.mel_loss(prediction, target)
         stft = self.stft_loss(prediction, target)
-        log_magnitude = self.magnitude_loss(magnitude, target)
+        spectrum = self.target_spectrum(target, phase.shape[-1])
+        log_magnitude = self.magnitude_loss(magnitude, spectrum)
         hp = self.hparams
-        loss = hp.mel_weight * mel + hp.stft_weight * stft + hp.magnitude_weight * log_magnitude
+        phase_distance = phase_loss(phase, spectrum.angle(), spectrum.abs(), hp.phase_min_magnitude)
+        loss = (hp.mel_weight * mel + hp.stft_weight * stft + hp.magnitude_weight * log_magnitude
+                + hp.phase_weight * phase_distance)
         return {"loss": loss, "mel_l1": mel, "stft": stft, "magnitude": log_magnitude,
-                "output": prediction, "target": target}
+                "phase": phase_distance, "output": prediction, "target": target}
 
     def adversarial_losses(self, output: Tensor, target: Tensor) -> dict[str, Tensor]:
         """``{"discriminator", "generator", "features"}`` for output and target ``[n, samples]``."""
@@ -128,12 +137,17 @@ class VocoderModule(L.LightningModule):
         return {"discriminator": discriminator_loss(real, fake_for_discriminator),
                 "generator": generator_loss(fake), "features": feature_matching_loss(real, fake)}
 
-    def magnitude_loss(self, magnitude: Tensor, target: Tensor) -> Tensor:
-        """Mean abs log difference of predicted ``[n, n_fft // 2 + 1, frames]`` and the STFT
-        magnitude of ``target`` ``[n, samples]`` (both clamped at the mel's ``log_floor``)."""
+    def target_spectrum(self, target: Tensor, frames: int) -> Tensor:
+        """Waveforms ``[n, samples]`` -> their complex STFT at the mel analysis' resolution, the
+        first ``frames`` frames ``[n, n_fft // 2 + 1, frames]``."""
         mel = self.config.mel
-        true = stft_magnitude(target, mel.n_fft, mel.hop_length, mel.win_length)[..., : magnitude.shape[-1]]
-        floor = mel.log_floor
+        return stft(target, mel.n_fft, mel.hop_length, mel.win_length)[..., :frames]
+
+    def magnitude_loss(self, magnitude: Tensor, spectrum: Tensor) -> Tensor:
+        """Mean abs log difference of predicted ``[n, n_fft // 2 + 1, frames]`` and the magnitude
+        of the target's complex STFT ``spectrum`` (same shape; both clamped at the mel's ``log_floor``)."""
+        true = spectrum.abs()
+        floor = self.config.mel.log_floor
         return (magnitude.clamp_min(floor).log() - true.clamp_min(floor).log()).abs().mean()
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:

@@ -25,15 +25,17 @@ def _griffinlim(mel_config: MelConfig, option: str | None) -> Vocoder:
 
 
 def _neural(mel_config: MelConfig, option: str | None) -> Vocoder:
-    """``neural``: the bundled neural vocoder (``audiodiff/pretrained/vocoder/``)."""
-    if option is not None:
-        raise ValueError(f"the neural vocoder takes no option, got neural:{option}")
+    """``neural``: the bundled neural vocoder (``audiodiff/pretrained/vocoder/``); ``neural:N``
+    with N consistency-refinement iterations instead of its config's."""
+    if option is not None and not option.isdecimal():
+        raise ValueError(f"neural:N needs a whole number of refinement iterations N >= 0, not {option!r}")
     if not (BUNDLED_NEURAL / "config.json").is_file():
         raise ValueError(
             f"no bundled neural vocoder is installed ({BUNDLED_NEURAL} is missing); pass the "
             "folder of a trained one, or use --vocoder griffinlim"
         )
-    return NeuralVocoder.from_pretrained(BUNDLED_NEURAL, mel_config=mel_config)
+    iterations = None if option is None else int(option)
+    return NeuralVocoder.from_pretrained(BUNDLED_NEURAL, mel_config=mel_config, refine_iterations=iterations)
 
 
 # name -> factory(mel_config, text after "name:" or None)
@@ -47,7 +49,7 @@ def load_vocoder(spec: str, mel_config: MelConfig) -> Vocoder:
     """Build the vocoder named by ``spec`` for mels made with ``mel_config``.
 
     ``spec`` is a registered name, optionally with an option after a colon (``"griffinlim"``,
-    ``"griffinlim:100"``), or the path of a saved vocoder folder.
+    ``"griffinlim:100"``, ``"neural:8"``), or the path of a saved vocoder folder.
     """
     name, _, option = spec.partition(":")
     if name in VOCODERS:

@@ -36,10 +36,15 @@ class MelInverse(nn.Module):
         self.register_buffer("fbank", fbank, persistent=False)
         self.register_buffer("pinv", torch.linalg.pinv(fbank.double().T).float(), persistent=False)
 
-    def forward(self, mel: Tensor) -> Tensor:
-        """Linear mel ``[n, n_mels, frames]`` -> STFT magnitude ``[n, n_fft // 2 + 1, frames]``."""
+    def forward(self, mel: Tensor, start: Tensor | None = None) -> Tensor:
+        """Linear mel ``[n, n_mels, frames]`` -> STFT magnitude ``[n, n_fft // 2 + 1, frames]``.
+
+        ``start`` (a magnitude of that shape) replaces the clamped pseudo-inverse as the first
+        estimate: the NNLS steps then rescale it towards the mel and keep its fine structure
+        between the filters' centres.
+        """
         fbank = self.fbank.to(mel)
-        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0)
+        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0) if start is None else start.clamp_min(1e-12)
         if self.steps:
             target = torch.matmul(fbank, mel)
             for _ in range(self.steps):

@@ -24,6 +24,7 @@ from audiodiff.fileio import atomic_path, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
 from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
+from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
 from audiodiff.weights import read_safetensors
 
 FORMAT_VERSION = 1
@@ -53,6 +54,8 @@ class NeuralVocoderConfig:
             equivariant network given a steady mel repeats the same frame, which with frame-relative
             phases can only make sound periodic in one hop (harmonics of ``sample_rate / hop``);
             with absolute phases a steady bin-centred sinusoid is the network's easiest output.
+        refine_iterations: iterations of mel-constrained fast Griffin-Lim started from the
+            network's STFT (:class:`MelConsistencyRefiner`); 0 plays the network's STFT as it is.
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -64,6 +67,7 @@ class NeuralVocoderConfig:
     magnitude_prior: bool = True
     prior_nnls_steps: int = NNLS_STEPS
     absolute_phase: bool = True
+    refine_iterations: int = 0
 
     def __post_init__(self) -> None:
         if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
@@ -72,6 +76,8 @@ class NeuralVocoderConfig:
             raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
         if self.prior_nnls_steps < 0:
             raise ValueError(f"prior_nnls_steps must be at least 0, got {self.prior_nnls_steps}")
+        if self.refine_iterations < 0:
+            raise ValueError(f"refine_iterations must be at least 0, got {self.refine_iterations}")
         if self.max_magnitude <= 0:
             raise ValueError(f"max_magnitude must be positive, got {self.max_magnitude}")
 
@@ -155,7 +161,8 @@ def _init_weights(module: nn.Module) -> None:
 
 
 class NeuralVocoder(Vocoder):
-    """Vocos-style vocoder: a ConvNeXt network predicts the STFT, ``torch.istft`` inverts it.
+    """Vocos-style vocoder: a ConvNeXt network predicts the STFT, ``torch.istft`` inverts it
+    (after ``config.refine_iterations`` of :class:`MelConsistencyRefiner`).
 
     Runs on the device of its weights, in float32 (inputs of other float dtypes are cast).
     """
@@ -166,24 +173,23 @@ class NeuralVocoder(Vocoder):
         super().__init__(config.mel)
         self.config = config
         self.network = VocosNetwork(config)
+        self.refiner = MelConsistencyRefiner(config.mel, config.refine_iterations)
         self.register_buffer("window", torch.hann_window(config.mel.win_length), persistent=False)
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
-        return self.inverse_stft(*self.network(log_mel.to(self.window.dtype)))
+        log_mel = log_mel.to(self.window.dtype)
+        return self.render(*self.network(log_mel), log_mel)
+
+    def render(self, magnitude: Tensor, phase: Tensor, log_mel: Tensor) -> Tensor:
+        """The network's magnitude and phase ``[n, n_fft // 2 + 1, frames]`` and their log-mel
+        ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``, refined."""
+        return self.refiner(magnitude, phase, log_mel)
 
     def inverse_stft(self, magnitude: Tensor, phase: Tensor) -> Tensor:
-        """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``."""
-        mel = self.mel_config
-        return torch.istft(
-            torch.polar(magnitude, phase),
-            n_fft=mel.n_fft,
-            hop_length=mel.hop_length,
-            win_length=mel.win_length,
-            window=self.window,
-            center=True,
-            length=mel.num_samples(phase.shape[-1]),
-        )
+        """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``,
+        without refinement."""
+        return inverse_stft(torch.polar(magnitude, phase), self.mel_config, self.window)
 
     def save_pretrained(
         self, path: str | Path, *, overwrite: bool = False, dtype: torch.dtype = torch.float32
@@ -206,8 +212,12 @@ class NeuralVocoder(Vocoder):
                 **self.config.to_dict()}
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, mel_config: MelConfig | None = None) -> NeuralVocoder:
+    def from_pretrained(
+        cls, path: str | Path, *, mel_config: MelConfig | None = None, refine_iterations: int | None = None
+    ) -> NeuralVocoder:
         """Load a folder written by :meth:`save_pretrained` (float32, on the CPU).
+
+        ``refine_iterations`` replaces the saved config's (it changes no weights).
 
         Raises:
             ModelFormatError: (a ``ValueError``) when files are missing, corrupt or from a newer
@@ -216,6 +226,8 @@ class NeuralVocoder(Vocoder):
         """
         path = Path(path)
         config = _read_config(path)
+        if refine_iterations is not None:
+            config = dataclasses.replace(config, refine_iterations=refine_iterations)
         if mel_config is not None:
             check_mel_config(mel_config, config.mel, what=f"the neural vocoder in {path}")
         state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))

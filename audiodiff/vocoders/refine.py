@@ -1,0 +1,89 @@
+"""Consistency refinement of a predicted STFT: Griffin-Lim iterations whose magnitude target is
+re-fitted to the mel on every iteration.
+
+A network's STFT estimate is not the STFT of any signal (it is "inconsistent"), so the audio that
+its inverse STFT makes has another spectrogram than the one asked for. Fast Griffin-Lim (Perraudin
+et al., 2013) started from the network's phase fixes that in a few iterations. Where plain
+Griffin-Lim pulls the magnitude towards one fixed estimate, here each iteration keeps the fine
+structure of the current signal's magnitude and rescales it with non-negative least-squares steps
+until its mel matches the input mel (:class:`MelInverse` started from that magnitude).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from audiodiff.spectrogram import MelConfig
+from audiodiff.vocoders.mel_inverse import MelInverse
+
+
+def inverse_stft(spectrum: Tensor, mel_config: MelConfig, window: Tensor) -> Tensor:
+    """Complex STFT ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``."""
+    return torch.istft(
+        spectrum,
+        n_fft=mel_config.n_fft,
+        hop_length=mel_config.hop_length,
+        win_length=mel_config.win_length,
+        window=window,
+        center=True,
+        length=mel_config.num_samples(spectrum.shape[-1]),
+    )
+
+
+def forward_stft(audio: Tensor, mel_config: MelConfig, window: Tensor) -> Tensor:
+    """Waveform ``[n, samples]`` -> complex STFT ``[n, n_fft // 2 + 1, samples // hop_length + 1]``."""
+    return torch.stft(
+        audio,
+        n_fft=mel_config.n_fft,
+        hop_length=mel_config.hop_length,
+        win_length=mel_config.win_length,
+        window=window,
+        center=True,
+        return_complex=True,
+    )
+
+
+class MelConsistencyRefiner(nn.Module):
+    """``iterations`` of mel-constrained fast Griffin-Lim from a magnitude and phase estimate.
+
+    Args:
+        mel_config: the analysis settings of the mels (and of the STFT).
+        iterations: refinement iterations; 0 is the plain inverse STFT of the estimate.
+        refit_steps: NNLS steps that fit each iteration's magnitude to the mel.
+        momentum: fast Griffin-Lim momentum in ``[0, 1)``.
+    """
+
+    def __init__(
+        self, mel_config: MelConfig, iterations: int, refit_steps: int = 3, momentum: float = 0.99
+    ) -> None:
+        super().__init__()
+        if iterations < 0:
+            raise ValueError(f"iterations must be at least 0, got {iterations}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        self.mel_config = mel_config
+        self.iterations = iterations
+        self.momentum = momentum
+        self.refit = MelInverse(mel_config, refit_steps)
+        self.register_buffer("window", torch.hann_window(mel_config.win_length), persistent=False)
+
+    def forward(self, magnitude: Tensor, phase: Tensor, log_mel: Tensor) -> Tensor:
+        """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` and the natural-log mel
+        ``[n, n_mels, frames]`` they were predicted from -> waveform ``[n, (frames - 1) * hop_length]``."""
+        config, window = self.mel_config, self.window.to(magnitude)
+        frames = phase.shape[-1]
+        spectrum = torch.polar(magnitude, phase)
+        if self.iterations == 0:
+            return inverse_stft(spectrum, config, window)
+        mel = log_mel.to(magnitude).exp()
+        magnitude = self.refit(mel, start=magnitude)
+        previous = torch.zeros_like(spectrum)
+        blend = self.momentum / (1 + self.momentum)
+        for _ in range(self.iterations):
+            rebuilt = forward_stft(inverse_stft(spectrum, config, window), config, window)[..., :frames]
+            direction = rebuilt - blend * previous
+            previous = rebuilt
+            magnitude = self.refit(mel, start=rebuilt.abs())
+            spectrum = magnitude * direction / direction.abs().clamp_min(1e-16)
+        return inverse_stft(spectrum, config, window)
