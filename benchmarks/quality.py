@@ -1,7 +1,8 @@
 """Prompt following of a text-conditioned model: pitch accuracy, sound category accuracy and speed.
 
-Usage: python benchmarks/quality.py --model PATH [--seeds 2] [--steps 25] [--guidance 3] [--out runs/quality]
-       [--data data/oneshots] [--cache cache/oneshots] [--crepe-model tiny] [--threads 2] [--save-audio]
+Usage: python benchmarks/quality.py --model PATH [--vocoder NAME] [--seeds 2] [--steps 25] [--guidance 3]
+       [--out runs/quality] [--data data/oneshots] [--cache cache/oneshots] [--crepe-model tiny] [--threads 2]
+       [--save-audio]
 
 1. Pitch: "INSTRUMENT, note NOTE" prompts (6 instruments x 8 notes C3-C6 x seeds); the median f0 of
    the voiced frames (CREPE periodicity >= 0.5, louder than -60 dBFS) must be within 50 cents of the
@@ -86,6 +87,7 @@ TASKS = {"drum": DRUM_PROMPTS, "family": FAMILY_PROMPTS}
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--vocoder", help="vocoder spec (default: the model's own, as in audiodiff sample)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per prompt (0, 1, ...)")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--guidance", type=float, default=3.0)
@@ -382,7 +384,7 @@ def main(argv: list[str] | None = None) -> None:
     if missing:
         raise SystemExit(f"quality.py needs {' and '.join(missing)}: pip install -e '.[bench]'")
     try:
-        pipe = Pipeline.from_pretrained(args.model)
+        pipe = Pipeline.from_pretrained(args.model, vocoder=args.vocoder)
     except (ModelFormatError, ValueError) as err:
         raise SystemExit(f"quality.py: {err}") from err
     if pipe.config.conditioner.kind != "text":

@@ -432,3 +432,44 @@ def test_init_from_starts_from_a_saved_vocoder(tmp_path: Path) -> None:
     other = dataclasses.replace(TINY, num_layers=3)
     with pytest.raises(ValueError, match="has another config .* fine-tune it with that config"):
         VocoderModule(other, init_from=str(tmp_path / "saved")).setup("fit")
+
+    # refinement shapes no weights: a vocoder saved without it fine-tunes with it on
+    refined = VocoderModule(dataclasses.replace(TINY, refine_iterations=3), init_from=str(tmp_path / "saved"))
+    refined.setup("fit")
+    assert refined.vocoder.config.refine_iterations == 3
+    assert torch.equal(refined.vocoder.state_dict()["network.head.weight"], source["network.head.weight"])
+
+    # a spectral refiner may be added: it starts as the identity, so the output is the saved one's
+    spectral = VocoderModule(dataclasses.replace(TINY, spectral_layers=2), init_from=str(tmp_path / "saved"))
+    spectral.setup("fit")
+    log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
+    with torch.no_grad():
+        expected = NeuralVocoder.from_pretrained(tmp_path / "saved")(log_mel)
+        torch.testing.assert_close(spectral.ema.eval()(log_mel), expected)
+    spectral.vocoder.save_pretrained(tmp_path / "spectral")
+    with pytest.raises(ValueError, match="has another config"):  # but not taken away
+        VocoderModule(TINY, init_from=str(tmp_path / "spectral")).setup("fit")
+
+
+def test_training_through_the_refinement_with_the_phase_loss(tmp_path: Path) -> None:
+    """``refine_iterations`` in training sends the output through the refinement (gradients
+    included), ``phase_weight`` adds the phase loss, and the export keeps the refinement count."""
+    root = write_dataset(tmp_path / "data")
+    run = tmp_path / "run"
+    vocoder_cli(["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
+                 f"--trainer.default_root_dir={run}", f"--trainer.logger.init_args.save_dir={run}",
+                 f"--model.export_dir={run / 'vocoder'}", "--model.vocoder.refine_iterations=2",
+                 "--model.phase_weight=0.5", "--trainer.max_steps=20"])
+    metrics = run / "logs/version_0/metrics.csv"
+    losses, phase = train_losses(metrics, "train/loss"), train_losses(metrics, "train/phase")
+    assert len(losses) == len(phase) == 20
+    assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+    exported = NeuralVocoder.from_pretrained(run / "vocoder")
+    assert exported.config.refine_iterations == 2
+    module = VocoderModule(exported.config)
+    module.vocoder.load_state_dict(exported.state_dict())
+    x = noise()
+    log_mel = module.analysis(x)
+    with torch.no_grad():
+        step = module.model_step(x, module.vocoder)
+        torch.testing.assert_close(step["output"], exported(log_mel))

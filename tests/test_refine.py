@@ -1,4 +1,4 @@
-"""Known answers for the mel-consistency refinement of a neural vocoder's STFT."""
+"""Known answers for the refinements of a neural vocoder: mel-consistency iterations and the spectral refiner."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import torch
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
 from audiodiff.vocoders import load_vocoder
 from audiodiff.vocoders.mel_inverse import MelInverse
-from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig, SpectralRefiner
 from audiodiff.vocoders.refine import MelConsistencyRefiner, forward_stft, inverse_stft
 
 CONFIG = MelConfig()
@@ -125,3 +125,36 @@ def test_neural_spec_option_is_the_refinement_count(monkeypatch: pytest.MonkeyPa
     assert load_vocoder("neural", CONFIG).config.refine_iterations == 0
     with pytest.raises(ValueError, match="neural:N needs a whole number"):
         load_vocoder("neural:x", CONFIG)
+
+
+def test_an_untrained_spectral_refiner_changes_nothing() -> None:
+    torch.manual_seed(0)
+    plain = NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1)).eval()
+    spectral = NeuralVocoder(dataclasses.replace(plain.config, spectral_layers=2, spectral_channels=4)).eval()
+    missing, unexpected = spectral.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("network.spectral.") for k in missing)
+    log_mel = MelSpectrogram(CONFIG)(tone())
+    with torch.no_grad():
+        torch.testing.assert_close(spectral.network(log_mel), plain.network(log_mel))
+
+
+def test_spectral_refiner_is_shift_equivariant_along_frequency() -> None:
+    """The same peak shape gets the same correction wherever it lies (away from the edges)."""
+    torch.manual_seed(0)
+    refiner = SpectralRefiner(dim=8, channels=4, layers=3, kernel_size=5)
+    torch.nn.init.normal_(refiner.out.weight)
+    bins = torch.arange(200.0)
+    peaks = [-8 + 6 * torch.exp(-((bins - centre) / 3) ** 2) for centre in (80.0, 110.0)]
+    log_magnitude = torch.stack(peaks, -1)[None]  # [1, bins, 2 frames]
+    features = torch.zeros(1, 2, 8)
+    with torch.no_grad():
+        correction = refiner(log_magnitude, features) - log_magnitude
+    assert float(correction.abs().max()) > 1e-3
+    torch.testing.assert_close(correction[0, 50:120, 0], correction[0, 80:150, 1], atol=1e-5, rtol=0)
+
+
+def test_spectral_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="spectral_layers"):
+        NeuralVocoderConfig(spectral_layers=-1)
+    with pytest.raises(ValueError, match="spectral_channels"):
+        NeuralVocoderConfig(spectral_layers=2, spectral_channels=0)

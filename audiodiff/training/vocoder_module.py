@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -99,14 +100,21 @@ a direct target for the phase branch. An exponential moving average of the weigh
             self.init_weights_from(Path(self.hparams.init_from))
 
     def init_weights_from(self, path: Path) -> None:
-        """Copy a saved vocoder's weights into the vocoder and its EMA; its config must be ours
-        (but for ``refine_iterations``, which shapes no weights)."""
-        source = NeuralVocoder.from_pretrained(path, refine_iterations=self.config.refine_iterations)
-        if source.config != self.config:
+        """Copy a saved vocoder's weights into the vocoder and its EMA. Its config must be ours
+        but for ``refine_iterations`` (which shapes no weights); a vocoder without a
+        :class:`SpectralRefiner` may start one that has it (the refiner starts as the identity)."""
+        source = NeuralVocoder.from_pretrained(path)
+        own = self.config
+        comparable = dataclasses.replace(source.config, refine_iterations=own.refine_iterations)
+        if comparable.spectral_layers == 0:
+            comparable = dataclasses.replace(comparable, spectral_layers=own.spectral_layers,
+                                             spectral_channels=own.spectral_channels)
+        if comparable != own:
             raise ValueError(f"the vocoder in {path} has another config ({source.config.to_dict()}); "
-                             f"fine-tune it with that config as model.vocoder, not {self.config.to_dict()}")
-        self.vocoder.load_state_dict(source.state_dict())
-        self.ema.load_state_dict(source.state_dict())
+                             f"fine-tune it with that config as model.vocoder, not {own.to_dict()}")
+        for target in (self.vocoder, self.ema):
+            missing, unexpected = target.load_state_dict(source.state_dict(), strict=False)
+            assert not unexpected and all(k.startswith("network.spectral.") for k in missing), (missing, unexpected)
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
         """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude", "phase"}``

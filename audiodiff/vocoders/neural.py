@@ -54,6 +54,9 @@ class NeuralVocoderConfig:
             equivariant network given a steady mel repeats the same frame, which with frame-relative
             phases can only make sound periodic in one hop (harmonics of ``sample_rate / hop``);
             with absolute phases a steady bin-centred sinusoid is the network's easiest output.
+        spectral_layers: dilated convolutions along the frequency axis that correct the log
+            magnitude frame by frame (:class:`SpectralRefiner`); 0 leaves the head's output.
+        spectral_channels: their width.
         refine_iterations: iterations of mel-constrained fast Griffin-Lim started from the
             network's STFT (:class:`MelConsistencyRefiner`); 0 plays the network's STFT as it is.
     """
@@ -67,6 +70,8 @@ class NeuralVocoderConfig:
     magnitude_prior: bool = True
     prior_nnls_steps: int = NNLS_STEPS
     absolute_phase: bool = True
+    spectral_layers: int = 0
+    spectral_channels: int = 16
     refine_iterations: int = 0
 
     def __post_init__(self) -> None:
@@ -76,6 +81,9 @@ class NeuralVocoderConfig:
             raise ValueError(f"kernel_size must be odd and positive, got {self.kernel_size}")
         if self.prior_nnls_steps < 0:
             raise ValueError(f"prior_nnls_steps must be at least 0, got {self.prior_nnls_steps}")
+        if self.spectral_layers < 0 or self.spectral_channels < 1:
+            raise ValueError("spectral_layers must be at least 0 and spectral_channels positive, got "
+                             f"{self.spectral_layers} and {self.spectral_channels}")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be at least 0, got {self.refine_iterations}")
         if self.max_magnitude <= 0:
@@ -111,6 +119,45 @@ class ConvNeXtBlock(nn.Module):
         return x + h.transpose(1, 2)
 
 
+class SpectralRefiner(nn.Module):
+    """A residual correction of a log magnitude along the frequency axis, frame by frame.
+
+    The head maps each frame's features to all bins with one linear layer, which draws harmonic
+    combs at arbitrary pitches only coarsely. Here dilated 1-D convolutions slide over the bins of
+    each frame (shift-equivariant in frequency, so one peak shape serves every partial), with the
+    frame's trunk features added as a bias. The last layer starts at zero: an untrained refiner
+    leaves the magnitude as it is.
+
+    Args:
+        dim: width of the trunk features.
+        channels: convolution channels.
+        layers: convolutions (the k-th dilated by ``2 ** k``), at least 1.
+        kernel_size: their width in bins (odd).
+    """
+
+    def __init__(self, dim: int, channels: int, layers: int, kernel_size: int = 9) -> None:
+        super().__init__()
+        self.condition = nn.Linear(dim, channels)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(1 if k == 0 else channels, channels, kernel_size, dilation=2**k,
+                      padding=kernel_size // 2 * 2**k)
+            for k in range(layers)
+        )
+        self.out = nn.Conv1d(channels, 1, 1)
+        self.act = nn.GELU()
+
+    def forward(self, log_magnitude: Tensor, features: Tensor) -> Tensor:
+        """Log magnitude ``[n, bins, frames]`` and trunk features ``[n, frames, dim]`` -> corrected
+        log magnitude ``[n, bins, frames]``."""
+        n, bins, frames = log_magnitude.shape
+        x = log_magnitude.transpose(1, 2).reshape(n * frames, 1, bins) * 0.2  # log magnitudes span ~[-12, 5]
+        h = self.convs[0](x) + self.condition(features).reshape(n * frames, -1, 1)
+        for conv in self.convs[1:]:
+            h = h + conv(self.act(h))
+        correction = self.out(self.act(h)).reshape(n, frames, bins).transpose(1, 2)
+        return log_magnitude + correction
+
+
 class VocosNetwork(nn.Module):
     """Natural-log mel ``[n, n_mels, frames]`` -> STFT magnitude and phase, each
     ``[n, n_fft // 2 + 1, frames]``."""
@@ -131,16 +178,24 @@ class VocosNetwork(nn.Module):
         )
         self.final_norm = nn.LayerNorm(dim, eps=1e-6)
         self.head = nn.Linear(dim, 2 * (mel.n_fft // 2 + 1))
+        self.spectral = (
+            SpectralRefiner(dim, config.spectral_channels, config.spectral_layers) if config.spectral_layers else None
+        )
         self.apply(_init_weights)
+        if self.spectral is not None:
+            nn.init.zeros_(self.spectral.out.weight)
 
     def forward(self, log_mel: Tensor) -> tuple[Tensor, Tensor]:
         h = self.norm(self.embed(normalize(log_mel, self.mel_config)).transpose(1, 2)).transpose(1, 2)
         for block in self.blocks:
             h = block(h)
-        log_magnitude, phase = self.head(self.final_norm(h.transpose(1, 2))).transpose(1, 2).chunk(2, 1)
+        features = self.final_norm(h.transpose(1, 2))
+        log_magnitude, phase = self.head(features).transpose(1, 2).chunk(2, 1)
         if self.magnitude_prior:
             prior = self.mel_inverse(log_mel.exp()).clamp_min(self.mel_config.log_floor)
             log_magnitude = log_magnitude + prior.log()
+        if self.spectral is not None:
+            log_magnitude = self.spectral(log_magnitude, features)
         if self.absolute_phase:
             phase = phase + self.phase_clock(phase.shape[-1]).to(phase)
         return log_magnitude.clamp(max=self.max_log_magnitude).exp(), phase
