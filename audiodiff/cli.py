@@ -176,7 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, help="seed of the first sound; sound i uses seed+i")
     s.add_argument("--duration", type=float, help="seconds of audio (default: the model's)")
     s.add_argument("--model", help="model folder (default: the bundled model)")
-    s.add_argument("--vocoder", help="griffinlim, griffinlim:N (iterations), neural or a vocoder folder")
+    s.add_argument("--vocoder", help="neural, neural:N (refinement iterations), griffinlim, griffinlim:N "
+                   "(iterations) or a vocoder folder (default: the model's own)")
     s.add_argument("--out", default=".", help="output file (.wav/.flac/.ogg) or folder (default: .)")
     s.add_argument("--format", choices=["wav", "flac", "ogg"], help="file format for folder outputs")
     s.add_argument("--overwrite", action="store_true", help="replace existing files")
@@ -212,8 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("resynth", help="analyse a sound to a mel and back through a vocoder")
     r.add_argument("input", help="audio file")
-    r.add_argument("--vocoder", default="griffinlim", help="griffinlim, griffinlim:N, neural or a folder")
-    r.add_argument("--model", help="take the mel settings from this model folder (Griffin-Lim only)")
+    r.add_argument("--vocoder", default="neural", help="neural, neural:N, griffinlim, griffinlim:N or a folder")
+    r.add_argument("--model", help="take the mel settings from this model folder (with other mel settings than "
+                   "the bundled vocoder's, add --vocoder griffinlim)")
     r.add_argument("--out", required=True, help="output audio file")
     r.add_argument("--overwrite", action="store_true")
     r.set_defaults(func=cmd_resynth)

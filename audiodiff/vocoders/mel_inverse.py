@@ -43,11 +43,19 @@ class MelInverse(nn.Module):
         estimate: the NNLS steps then rescale it towards the mel and keep its fine structure
         between the filters' centres.
         """
-        fbank = self.fbank.to(mel)
-        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0) if start is None else start.clamp_min(1e-12)
-        if self.steps:
-            target = torch.matmul(fbank, mel)
-            for _ in range(self.steps):
-                fitted = torch.matmul(fbank, torch.matmul(fbank.T, magnitude))
-                magnitude = magnitude * target / (fitted + 1e-12)
+        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0) if start is None else start
+        return self.fit(magnitude, self.back_project(mel))
+
+    def back_project(self, mel: Tensor) -> Tensor:
+        """``fbank @ mel``, ``[n, n_fft // 2 + 1, frames]``: what :meth:`fit` needs of a mel."""
+        return torch.matmul(self.fbank.to(mel), mel)
+
+    def fit(self, magnitude: Tensor, back_projected: Tensor) -> Tensor:
+        """``steps`` multiplicative NNLS steps from ``magnitude`` towards the mel whose
+        :meth:`back_project` is ``back_projected`` (both ``[n, n_fft // 2 + 1, frames]``)."""
+        fbank = self.fbank.to(magnitude)
+        magnitude = magnitude.clamp_min(1e-12) if self.steps else magnitude
+        for _ in range(self.steps):
+            fitted = torch.matmul(fbank, torch.matmul(fbank.T, magnitude))
+            magnitude = magnitude * back_projected / (fitted + 1e-12)
         return magnitude

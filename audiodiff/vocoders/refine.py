@@ -76,14 +76,20 @@ class MelConsistencyRefiner(nn.Module):
         spectrum = torch.polar(magnitude, phase)
         if self.iterations == 0:
             return inverse_stft(spectrum, config, window)
-        mel = log_mel.to(magnitude).exp()
-        magnitude = self.refit(mel, start=magnitude)
+        back_projected = self.refit.back_project(log_mel.to(magnitude).exp())
+        magnitude = self.refit.fit(magnitude, back_projected)
         previous = torch.zeros_like(spectrum)
         blend = self.momentum / (1 + self.momentum)
         for _ in range(self.iterations):
             rebuilt = forward_stft(inverse_stft(spectrum, config, window), config, window)[..., :frames]
             direction = rebuilt - blend * previous
             previous = rebuilt
-            magnitude = self.refit(mel, start=rebuilt.abs())
-            spectrum = magnitude * direction / direction.abs().clamp_min(1e-16)
+            magnitude = self.refit.fit(_magnitude(rebuilt), back_projected)
+            spectrum = direction * (magnitude / _magnitude(direction).clamp_min(1e-16))
         return inverse_stft(spectrum, config, window)
+
+
+def _magnitude(spectrum: Tensor) -> Tensor:
+    """``|spectrum|`` of a complex tensor, by ``hypot`` of its parts (faster than ``abs`` on a CPU)."""
+    parts = torch.view_as_real(spectrum)
+    return torch.hypot(parts[..., 0], parts[..., 1])
