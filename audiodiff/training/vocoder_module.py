@@ -37,9 +37,11 @@ class VocoderModule(L.LightningModule):
     log STFT magnitude (before the inverse STFT) and the segment's own, at the mel analysis'
     resolution: a direct target for the magnitude branch that the waveform losses only give
     through the phase (APNet, Ai & Ling, 2023), and ``phase_weight`` times APNet's anti-wrapped
-phase distances (:func:`phase_loss`: instantaneous phase, group delay, instantaneous frequency)
-between the network's phase and the segment's, over the bins louder than ``phase_min_magnitude``:
-a direct target for the phase branch. An exponential moving average of the weights
+    phase distances (:func:`phase_loss`: instantaneous phase, group delay, instantaneous
+    frequency) between the network's phase and the segment's, over the bins louder than
+    ``phase_min_magnitude``: a direct target for the phase branch. The output the waveform losses
+    see is the vocoder's own (:meth:`NeuralVocoder.render`, with its refinement iterations). An
+    exponential moving average of the weights
     (``ema``) is validated and exported. The learning rate warms up linearly for ``warmup_steps``
     and then follows a cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
 

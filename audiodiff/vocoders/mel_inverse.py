@@ -43,7 +43,7 @@ class MelInverse(nn.Module):
         estimate: the NNLS steps then rescale it towards the mel and keep its fine structure
         between the filters' centres.
         """
-        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0) if start is None else start
+        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0) if start is None else start.clamp_min(1e-12)
         return self.fit(magnitude, self.back_project(mel))
 
     def back_project(self, mel: Tensor) -> Tensor:
@@ -52,9 +52,9 @@ class MelInverse(nn.Module):
 
     def fit(self, magnitude: Tensor, back_projected: Tensor) -> Tensor:
         """``steps`` multiplicative NNLS steps from ``magnitude`` towards the mel whose
-        :meth:`back_project` is ``back_projected`` (both ``[n, n_fft // 2 + 1, frames]``)."""
+        :meth:`back_project` is ``back_projected`` (both ``[n, n_fft // 2 + 1, frames]``). A bin
+        at exactly 0 stays there: start from a magnitude clamped above 0 to let every bin move."""
         fbank = self.fbank.to(magnitude)
-        magnitude = magnitude.clamp_min(1e-12) if self.steps else magnitude
         for _ in range(self.steps):
             fitted = torch.matmul(fbank, torch.matmul(fbank.T, magnitude))
             magnitude = magnitude * back_projected / (fitted + 1e-12)

@@ -77,14 +77,14 @@ class MelConsistencyRefiner(nn.Module):
         if self.iterations == 0:
             return inverse_stft(spectrum, config, window)
         back_projected = self.refit.back_project(log_mel.to(magnitude).exp())
-        magnitude = self.refit.fit(magnitude, back_projected)
+        magnitude = self.refit.fit(magnitude.clamp_min(1e-12), back_projected)
         previous = torch.zeros_like(spectrum)
         blend = self.momentum / (1 + self.momentum)
         for _ in range(self.iterations):
             rebuilt = forward_stft(inverse_stft(spectrum, config, window), config, window)[..., :frames]
             direction = rebuilt - blend * previous
             previous = rebuilt
-            magnitude = self.refit.fit(_magnitude(rebuilt), back_projected)
+            magnitude = self.refit.fit(_magnitude(rebuilt).clamp_min(1e-12), back_projected)
             spectrum = direction * (magnitude / _magnitude(direction).clamp_min(1e-16))
         return inverse_stft(spectrum, config, window)
 
