@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from audiodiff import vocoders
@@ -385,6 +386,20 @@ def test_data_module_batches(tmp_path: Path) -> None:
 def train_losses(metrics: Path, key: str) -> list[float]:
     with metrics.open() as f:
         return [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
+
+
+@pytest.mark.parametrize("recipe", sorted(p.name for p in RECIPES.glob("vocoder*.yaml")))
+def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        vocoder_cli(["fit", "--config", str(RECIPES / recipe), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
+    assert printed["data"]["segment_samples"] > config.mel.n_fft and printed["data"]["batch_size"] >= 1
+    if recipe == "vocoder-refine.yaml":  # stage 2 of the bundled vocoder: its shape, from stage 1's export
+        bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
+        assert dataclasses.replace(config, refine_iterations=bundled.refine_iterations) == bundled
+        assert printed["model"]["init_from"] == "runs/vocoder/export"
 
 
 def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
