@@ -60,8 +60,8 @@ class VocoderModule(L.LightningModule):
             of fit, with weights in ``export_dtype``.
         init_from: a saved vocoder folder (e.g. ``audiodiff/pretrained/vocoder``) whose weights
             start the vocoder and its EMA copy: fine-tuning, e.g. with the discriminators switched
-            on. Its config must equal ``vocoder``. Ignored when resuming from a checkpoint (the
-            checkpoint's weights replace it).
+            on. Its config must be ``vocoder`` (but see :meth:`init_weights_from`). Ignored when
+            resuming from a checkpoint (the checkpoint's weights replace it).
     """
 
     def __init__(

@@ -11,6 +11,12 @@ from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.mel_inverse import MelInverse
 
 
+def check_momentum(momentum: float) -> None:
+    """Refuse a fast Griffin-Lim momentum outside ``[0, 1)``."""
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+
+
 class GriffinLimVocoder(Vocoder):
     """Log-mel -> STFT magnitude (pseudo-inverse filterbank) -> fast Griffin-Lim -> waveform.
 
@@ -30,8 +36,7 @@ class GriffinLimVocoder(Vocoder):
         super().__init__(mel_config)
         if n_iter < 1:
             raise ValueError(f"n_iter must be at least 1, got {n_iter}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        check_momentum(momentum)
         self.n_iter = n_iter
         self.momentum = momentum
         self.mel_inverse = MelInverse(mel_config)

@@ -36,15 +36,10 @@ class MelInverse(nn.Module):
         self.register_buffer("fbank", fbank, persistent=False)
         self.register_buffer("pinv", torch.linalg.pinv(fbank.double().T).float(), persistent=False)
 
-    def forward(self, mel: Tensor, start: Tensor | None = None) -> Tensor:
-        """Linear mel ``[n, n_mels, frames]`` -> STFT magnitude ``[n, n_fft // 2 + 1, frames]``.
-
-        ``start`` (a magnitude of that shape) replaces the clamped pseudo-inverse as the first
-        estimate: the NNLS steps then rescale it towards the mel and keep its fine structure
-        between the filters' centres.
-        """
-        magnitude = torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0) if start is None else start.clamp_min(1e-12)
-        return self.fit(magnitude, self.back_project(mel))
+    def forward(self, mel: Tensor) -> Tensor:
+        """Linear mel ``[n, n_mels, frames]`` -> STFT magnitude ``[n, n_fft // 2 + 1, frames]``,
+        fitted from the pseudo-inverse clamped at zero."""
+        return self.fit(torch.matmul(self.pinv.to(mel), mel).clamp_min(0.0), self.back_project(mel))
 
     def back_project(self, mel: Tensor) -> Tensor:
         """``fbank @ mel``, ``[n, n_fft // 2 + 1, frames]``: what :meth:`fit` needs of a mel."""
@@ -52,8 +47,11 @@ class MelInverse(nn.Module):
 
     def fit(self, magnitude: Tensor, back_projected: Tensor) -> Tensor:
         """``steps`` multiplicative NNLS steps from ``magnitude`` towards the mel whose
-        :meth:`back_project` is ``back_projected`` (both ``[n, n_fft // 2 + 1, frames]``). A bin
-        at exactly 0 stays there: start from a magnitude clamped above 0 to let every bin move."""
+        :meth:`back_project` is ``back_projected`` (both ``[n, n_fft // 2 + 1, frames]``).
+
+        The steps rescale the starting magnitude and keep its fine structure between the filters'
+        centres. A bin at exactly 0 stays there: start from a magnitude clamped above 0 to let
+        every bin move."""
         fbank = self.fbank.to(magnitude)
         for _ in range(self.steps):
             fitted = torch.matmul(fbank, torch.matmul(fbank.T, magnitude))

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from audiodiff.spectrogram import MelConfig
+from audiodiff.vocoders.griffinlim import check_momentum
+from audiodiff.vocoders.losses import stft
 from audiodiff.vocoders.mel_inverse import MelInverse
 
 
@@ -28,19 +30,6 @@ def inverse_stft(spectrum: Tensor, mel_config: MelConfig, window: Tensor) -> Ten
         window=window,
         center=True,
         length=mel_config.num_samples(spectrum.shape[-1]),
-    )
-
-
-def forward_stft(audio: Tensor, mel_config: MelConfig, window: Tensor) -> Tensor:
-    """Waveform ``[n, samples]`` -> complex STFT ``[n, n_fft // 2 + 1, samples // hop_length + 1]``."""
-    return torch.stft(
-        audio,
-        n_fft=mel_config.n_fft,
-        hop_length=mel_config.hop_length,
-        win_length=mel_config.win_length,
-        window=window,
-        center=True,
-        return_complex=True,
     )
 
 
@@ -60,8 +49,7 @@ class MelConsistencyRefiner(nn.Module):
         super().__init__()
         if iterations < 0:
             raise ValueError(f"iterations must be at least 0, got {iterations}")
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        check_momentum(momentum)
         self.mel_config = mel_config
         self.iterations = iterations
         self.momentum = momentum
@@ -81,7 +69,8 @@ class MelConsistencyRefiner(nn.Module):
         previous = torch.zeros_like(spectrum)
         blend = self.momentum / (1 + self.momentum)
         for _ in range(self.iterations):
-            rebuilt = forward_stft(inverse_stft(spectrum, config, window), config, window)[..., :frames]
+            audio = inverse_stft(spectrum, config, window)
+            rebuilt = stft(audio, config.n_fft, config.hop_length, config.win_length)[..., :frames]
             direction = rebuilt - blend * previous
             previous = rebuilt
             magnitude = self.refit.fit(_magnitude(rebuilt).clamp_min(1e-12), back_projected)
