@@ -1,8 +1,8 @@
 """Vocoder quality and speed on held-out real clips: Griffin-Lim (32 and 100 iterations) vs neural.
 
 Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
-       [--vocoder ANOTHER_FOLDER ...] [--refine N ...] [--clips 64] [--split val] [--threads 2]
-       [--decompose]
+       [--vocoder ANOTHER_FOLDER ...] [--refine N ...] [--phase network|gradient ...] [--clips 64]
+       [--split val] [--threads 2] [--decompose]
 
 For each clip the log-mel is vocoded back to audio and compared with the clip:
 - multi-resolution STFT distance (spectral convergence + log magnitude, FFT sizes 512/1024/2048)
@@ -12,7 +12,8 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
 call per vocoder first; the vocoders take turns clip by clip). The clips are spread evenly over the
 split's sorted file list. ``--refine N`` adds each neural vocoder again with N consistency-refinement
-iterations (``refine_iterations``) in place of its config's.
+iterations (``refine_iterations``) in place of its config's, ``--phase SOURCE`` with that
+``phase_source``; given both, every combination is added.
 
 ``--decompose`` also tells a neural vocoder's magnitude and phase apart: each is combined with the
 clip's own STFT phase or magnitude (and Griffin-Lim's least-squares magnitude with the true phase,
@@ -35,6 +36,7 @@ from audiodiff.training.waveforms import list_audio_files, load_clips
 from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
 from audiodiff.vocoders.mel_inverse import MelInverse
+from audiodiff.vocoders.neural import PHASE_SOURCES
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
@@ -114,6 +116,8 @@ def main() -> None:
                         help="a neural vocoder folder (repeat to compare several)")
     parser.add_argument("--refine", type=int, action="append", default=[],
                         help="also run each neural vocoder with this many refinement iterations (repeatable)")
+    parser.add_argument("--phase", choices=PHASE_SOURCES, action="append", default=[],
+                        help="also run each neural vocoder with this phase source (repeatable)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--split", default="val")
     parser.add_argument("--threads", type=int, default=2)
@@ -122,8 +126,13 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
-    refined = {f"{path}, {n} refinement iterations": NeuralVocoder.from_pretrained(path, refine_iterations=n)
-               for path in args.vocoder for n in args.refine}
+    variants = [(n, p) for n in args.refine or [None] for p in args.phase or [None] if (n, p) != (None, None)]
+    refined = {
+        ", ".join([str(path)] + ([f"{n} refinement iterations"] if n is not None else [])
+                  + ([f"{p} phase"] if p is not None else [])):
+        NeuralVocoder.from_pretrained(path, refine_iterations=n, phase_source=p)
+        for path in args.vocoder for n, p in variants
+    }
     mel = next(iter(neural.values())).mel_config
     vocoders: dict[str, Vocoder] = {
         "griffinlim:32": GriffinLimVocoder(mel, n_iter=32),

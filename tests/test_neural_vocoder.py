@@ -448,10 +448,12 @@ def test_init_from_starts_from_a_saved_vocoder(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="has another config .* fine-tune it with that config"):
         VocoderModule(other, init_from=str(tmp_path / "saved")).setup("fit")
 
-    # refinement shapes no weights: a vocoder saved without it fine-tunes with it on
-    refined = VocoderModule(dataclasses.replace(TINY, refine_iterations=3), init_from=str(tmp_path / "saved"))
+    # refinement and phase source shape no weights: a vocoder saved without them fine-tunes with them on
+    refined = VocoderModule(dataclasses.replace(TINY, refine_iterations=3, phase_source="gradient"),
+                            init_from=str(tmp_path / "saved"))
     refined.setup("fit")
     assert refined.vocoder.config.refine_iterations == 3
+    assert refined.vocoder.config.phase_source == "gradient"
     assert torch.equal(refined.vocoder.state_dict()["network.head.weight"], source["network.head.weight"])
 
     # a spectral refiner may be added: it starts as the identity, so the output is the saved one's

@@ -24,6 +24,7 @@ from audiodiff.fileio import atomic_path, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
 from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
+from audiodiff.vocoders.phase import gradient_phase
 from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
 from audiodiff.weights import read_safetensors
 
@@ -31,6 +32,7 @@ FORMAT_VERSION = 1
 KIND = "vocos"
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
+PHASE_SOURCES = ("network", "gradient")
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,9 @@ class NeuralVocoderConfig:
         spectral_channels: their width.
         refine_iterations: iterations of mel-constrained fast Griffin-Lim started from the
             network's STFT (:class:`MelConsistencyRefiner`); 0 plays the network's STFT as it is.
+        phase_source: ``"network"`` plays the phase the network predicts; ``"gradient"``
+            replaces it with the phase integrated from the predicted magnitude's gradient
+            (:func:`gradient_phase`), which keeps partials coherent from frame to frame.
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -73,6 +78,7 @@ class NeuralVocoderConfig:
     spectral_layers: int = 0
     spectral_channels: int = 16
     refine_iterations: int = 0
+    phase_source: str = "network"
 
     def __post_init__(self) -> None:
         if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
@@ -86,6 +92,8 @@ class NeuralVocoderConfig:
                              f"{self.spectral_layers} and {self.spectral_channels}")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be at least 0, got {self.refine_iterations}")
+        if self.phase_source not in PHASE_SOURCES:
+            raise ValueError(f"phase_source must be one of {', '.join(PHASE_SOURCES)}, got {self.phase_source!r}")
         if self.max_magnitude <= 0:
             raise ValueError(f"max_magnitude must be positive, got {self.max_magnitude}")
 
@@ -238,7 +246,10 @@ class NeuralVocoder(Vocoder):
 
     def render(self, magnitude: Tensor, phase: Tensor, log_mel: Tensor) -> Tensor:
         """The network's magnitude and phase ``[n, n_fft // 2 + 1, frames]`` and their log-mel
-        ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``, refined."""
+        ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``: the phase replaced
+        as ``config.phase_source`` says, then refined."""
+        if self.config.phase_source == "gradient":
+            phase = gradient_phase(magnitude, self.mel_config)
         return self.refiner(magnitude, phase, log_mel)
 
     def inverse_stft(self, magnitude: Tensor, phase: Tensor) -> Tensor:
@@ -268,11 +279,16 @@ class NeuralVocoder(Vocoder):
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path, *, mel_config: MelConfig | None = None, refine_iterations: int | None = None
+        cls,
+        path: str | Path,
+        *,
+        mel_config: MelConfig | None = None,
+        refine_iterations: int | None = None,
+        phase_source: str | None = None,
     ) -> NeuralVocoder:
         """Load a folder written by :meth:`save_pretrained` (float32, on the CPU).
 
-        ``refine_iterations`` replaces the saved config's (it changes no weights).
+        ``refine_iterations`` and ``phase_source`` replace the saved config's (they change no weights).
 
         Raises:
             ModelFormatError: (a ``ValueError``) when files are missing, corrupt or from a newer
@@ -281,8 +297,8 @@ class NeuralVocoder(Vocoder):
         """
         path = Path(path)
         config = _read_config(path)
-        if refine_iterations is not None:
-            config = dataclasses.replace(config, refine_iterations=refine_iterations)
+        overrides = {"refine_iterations": refine_iterations, "phase_source": phase_source}
+        config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
         if mel_config is not None:
             check_mel_config(mel_config, config.mel, what=f"the neural vocoder in {path}")
         state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))

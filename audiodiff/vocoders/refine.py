@@ -79,6 +79,11 @@ class MelConsistencyRefiner(nn.Module):
 
 
 def _magnitude(spectrum: Tensor) -> Tensor:
-    """``|spectrum|`` of a complex tensor, by ``hypot`` of its parts (faster than ``abs`` on a CPU)."""
+    """``|spectrum|`` of a complex tensor, by ``hypot`` of its parts (faster than ``abs`` on a CPU).
+
+    Under autograd the square root of the clamped squared norm instead: the gradient of ``hypot``
+    (and of ``abs``) is NaN at 0, and bins of exactly 0 occur where the audio is silent."""
     parts = torch.view_as_real(spectrum)
+    if spectrum.requires_grad:
+        return parts.square().sum(-1).clamp_min(1e-30).sqrt()
     return torch.hypot(parts[..., 0], parts[..., 1])
