@@ -10,10 +10,10 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 - log-mel L1: mean |log-mel of the clip - log-mel of the re-analysed output|;
 - real-time factor: synthesis time / audio duration, on this CPU with ``--threads`` threads.
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
-call per vocoder first; the vocoders take turns clip by clip). The clips are spread evenly over the
-split's sorted file list. ``--refine N`` adds each neural vocoder again with N consistency-refinement
-iterations (``refine_iterations``) in place of its config's, ``--phase SOURCE`` with that
-``phase_source``; given both, every combination is added.
+call per vocoder first; the vocoders take turns clip by clip, in an order that rotates). The clips
+are spread evenly over the split's sorted file list. ``--refine N`` adds each neural vocoder again
+with N consistency-refinement iterations (``refine_iterations``) in place of its config's, and
+``--phase SOURCE`` again with that ``phase_source`` in place of its config's.
 
 ``--decompose`` also tells a neural vocoder's magnitude and phase apart: each is combined with the
 clip's own STFT phase or magnitude (and Griffin-Lim's least-squares magnitude with the true phase,
@@ -51,7 +51,8 @@ def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Ten
 def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dict[str, float]]:
     """Mean distances and real-time factor of each vocoder over ``clips``.
 
-    The vocoders take turns on each clip, so a change in the machine's load hits them alike.
+    The vocoders take turns on each clip, so a change in the machine's load hits them alike, and
+    the turn order rotates from clip to clip, so none is always timed right after the same other.
     """
     mel_config = next(iter(vocoders.values())).mel_config
     analysis = MelSpectrogram(mel_config)
@@ -60,10 +61,12 @@ def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dic
     for vocoder in vocoders.values():
         vocoder(analysis(clips[0][None]))  # warm-up
     duration = 0.0
-    for clip in clips:
+    names = list(vocoders)
+    for i, clip in enumerate(clips):
         log_mel = analysis(clip[None])
         duration += mel_config.num_samples(log_mel.shape[-1]) / mel_config.sample_rate
-        for name, vocoder in vocoders.items():
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            vocoder = vocoders[name]
             start = time.perf_counter()
             out = vocoder(log_mel, mel_config)
             totals[name]["seconds"] += time.perf_counter() - start
@@ -126,7 +129,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
-    variants = [(n, p) for n in args.refine or [None] for p in args.phase or [None] if (n, p) != (None, None)]
+    variants = [(n, None) for n in args.refine] + [(None, p) for p in args.phase]
     refined = {
         ", ".join([str(path)] + ([f"{n} refinement iterations"] if n is not None else [])
                   + ([f"{p} phase"] if p is not None else [])):

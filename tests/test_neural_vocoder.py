@@ -396,10 +396,15 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
     printed = yaml.safe_load(capsys.readouterr().out)
     config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
     assert printed["data"]["segment_samples"] > config.mel.n_fft and printed["data"]["batch_size"] >= 1
-    if recipe == "vocoder-refine.yaml":  # stage 2 of the bundled vocoder: its shape, from stage 1's export
-        bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
-        assert dataclasses.replace(config, refine_iterations=bundled.refine_iterations) == bundled
-        assert printed["model"]["init_from"] == "runs/vocoder/export"
+    bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
+    stages = {"vocoder-refine.yaml": "runs/vocoder/export", "vocoder-gradient.yaml": "runs/vocoder-refine/export"}
+    if recipe in stages:  # stages 2 and 3 of the bundled vocoder: its weights' shape, from the previous export
+        assert printed["model"]["init_from"] == stages[recipe]
+        assert dataclasses.replace(config, refine_iterations=bundled.refine_iterations,
+                                   phase_source=bundled.phase_source) == bundled
+    if recipe == "vocoder-gradient.yaml":  # the last stage: the bundled config, written where it lives
+        assert config == bundled
+        assert printed["model"]["export_dir"] == "audiodiff/pretrained/vocoder"
 
 
 def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:

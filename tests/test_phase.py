@@ -13,7 +13,7 @@ import torch
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, anti_wrap, stft
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
-from audiodiff.vocoders.phase import _peak_of_each_bin, gradient_phase
+from audiodiff.vocoders.phase import _at_peaks, gradient_phase
 from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
 
 CONFIG = MelConfig()
@@ -85,12 +85,16 @@ def test_a_tone_needs_no_iterations_to_sound_like_itself() -> None:
 
 
 def test_peak_regions_run_between_local_minima() -> None:
-    values = torch.tensor([1.0, 3.0, 2.0, 0.5, 4.0, 5.0, 1.0, 2.0])
+    log_magnitude = torch.tensor([1.0, 3.0, 2.0, 0.5, 4.0, 5.0, 1.0, 2.0])[None, None]  # [1 item, 1 frame, 8 bins]
+    index = torch.arange(8.0)[None, None]
     # minima at 3 (0.5) and 6 (1.0): regions [0, 3), [3, 6), [6, 8) peak at 1, 5 and 7
-    assert _peak_of_each_bin(values[None, :, None]).flatten().tolist() == [1, 1, 1, 5, 5, 5, 7, 7]
-    with_nan = values.clone()
-    with_nan[4] = math.nan
-    assert _peak_of_each_bin(with_nan[None, :, None]).flatten().tolist()[3:6] == [3, 4, 5]
+    assert _at_peaks(log_magnitude, index).flatten().tolist() == [1, 1, 1, 5, 5, 5, 7, 7]
+    assert _at_peaks(log_magnitude, -index).flatten().tolist() == [-1, -1, -1, -5, -5, -5, -7, -7]
+    flat = torch.tensor([2.0, 2.0, 2.0])[None, None]  # one region with three loudest bins: the largest value
+    assert _at_peaks(flat, torch.tensor([3.0, 9.0, 1.0])[None, None]).flatten().tolist() == [9, 9, 9]
+    with_nan = log_magnitude.clone()
+    with_nan[..., 4] = math.nan
+    assert _at_peaks(with_nan, index).flatten().tolist()[3:6] == [0, 0, 0]
 
 
 def test_deterministic_detached_and_batch_independent() -> None:

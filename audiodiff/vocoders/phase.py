@@ -41,26 +41,26 @@ def gradient_phase(magnitude: Tensor, mel_config: MelConfig, tolerance: float = 
     with torch.no_grad():
         n_fft, hop = mel_config.n_fft, mel_config.hop_length
         gamma = HANN_GAMMA * mel_config.win_length**2
-        log_magnitude = magnitude.clamp_min(1e-12).log()
-        bins = torch.arange(magnitude.shape[1], device=magnitude.device, dtype=magnitude.dtype)[:, None]
+        # Computed as [n, frames, bins], contiguous along frequency, where the peak search runs.
+        log_magnitude = magnitude.transpose(1, 2).clamp_min(1e-12).log()
+        bins = torch.arange(magnitude.shape[1], device=magnitude.device, dtype=magnitude.dtype)
         # Instantaneous frequency (cycles per sample) -> phase advance per frame.
-        frequency = bins / n_fft + n_fft * _central_difference(log_magnitude, 1) / (2 * math.pi * gamma)
-        time_phase = _trapezoid_cumsum(2 * math.pi * hop * frequency, 2)
+        frequency = bins / n_fft + n_fft * _central_difference(log_magnitude, 2) / (2 * math.pi * gamma)
+        time_phase = _trapezoid_cumsum(2 * math.pi * hop * frequency, 1)
         # Local group delay -> phase change from bin to bin.
-        bin_phase = _trapezoid_cumsum(-gamma * _central_difference(log_magnitude, 2) / (hop * n_fft), 1)
+        bin_phase = _trapezoid_cumsum(-gamma * _central_difference(log_magnitude, 1) / (hop * n_fft), 2)
         # A peak region is tonal where its peak curves along frequency more, relative to a
         # sinusoid's lobe, than along time, relative to a click's: it keeps its peak's time
         # integral. Other regions integrate the group delay over the whole frame from DC, which
         # keeps the bins of a transient in step with each other.
-        along_frequency = -_second_difference(log_magnitude, 1) / (2 * math.pi * gamma / n_fft**2)
-        along_time = -_second_difference(log_magnitude, 2) / (2 * math.pi * hop**2 / gamma)
-        peak = _peak_of_each_bin(log_magnitude)
-        tonal = torch.gather(along_frequency > along_time, 1, peak)
-        anchor = torch.where(tonal, torch.gather(time_phase - bin_phase, 1, peak), 0.0)
-        loud = magnitude >= tolerance * magnitude.amax(dim=(1, 2), keepdim=True)
-        phase = torch.where(loud, bin_phase + anchor, time_phase)
+        along_frequency = -_second_difference(log_magnitude, 2) / (2 * math.pi * gamma / n_fft**2)
+        along_time = -_second_difference(log_magnitude, 1) / (2 * math.pi * hop**2 / gamma)
+        offset = (time_phase - bin_phase).masked_fill_(along_frequency <= along_time, 0.0)
+        phase = bin_phase + _at_peaks(log_magnitude, offset)
+        quiet = log_magnitude < math.log(tolerance) + log_magnitude.amax(dim=(1, 2), keepdim=True)
+        phase = torch.where(quiet, time_phase, phase)
         # torch.stft's frames start at the window's first sample, not its centre: a factor (-1)^k.
-        return phase + math.pi * bins
+        return (phase + math.pi * bins).transpose(1, 2)
 
 
 def _central_difference(x: Tensor, dim: int) -> Tensor:
@@ -88,19 +88,18 @@ def _trapezoid_cumsum(step: Tensor, dim: int) -> Tensor:
     return torch.cat([torch.zeros_like(step.narrow(dim, 0, 1)), mids.cumsum(dim)], dim)
 
 
-def _peak_of_each_bin(log_magnitude: Tensor) -> Tensor:
-    """``[n, bins, frames]`` -> index (long, same shape) of the loudest bin of each bin's peak region:
-    the run of bins between two local minima along frequency. A bin of a region without a finite
-    maximum (NaN) is its own peak."""
+def _at_peaks(log_magnitude: Tensor, values: Tensor) -> Tensor:
+    """For each bin of ``log_magnitude`` ``[n, frames, bins]``, ``values`` (same shape) at the
+    loudest bin of its peak region: the run of bins between two local minima along frequency.
+    Where a region has several loudest bins, the largest of their values; where it has none (a NaN),
+    0."""
     log_magnitude = log_magnitude.contiguous()
-    n, bins, frames = log_magnitude.shape
     is_minimum = torch.zeros_like(log_magnitude, dtype=torch.bool)
-    if bins > 2:
-        middle = log_magnitude[:, 1:-1]
-        is_minimum[:, 1:-1] = (middle < log_magnitude[:, :-2]) & (middle <= log_magnitude[:, 2:])
-    region = is_minimum.long().cumsum(1)  # region id of each bin, 0 .. bins - 1
-    loudest = torch.full_like(log_magnitude, -math.inf).scatter_reduce(1, region, log_magnitude, "amax")
-    index = torch.arange(bins, device=log_magnitude.device)[:, None].expand(n, bins, frames)
-    candidates = torch.where(log_magnitude == torch.gather(loudest, 1, region), index, -1)
-    peak = torch.gather(torch.full_like(region, -1).scatter_reduce(1, region, candidates, "amax"), 1, region)
-    return torch.where(peak < 0, index, peak)
+    if log_magnitude.shape[2] > 2:
+        middle = log_magnitude[..., 1:-1]
+        is_minimum[..., 1:-1] = (middle < log_magnitude[..., :-2]) & (middle <= log_magnitude[..., 2:])
+    region = is_minimum.long().cumsum(2)  # region id of each bin, 0 .. bins - 1
+    loudest = torch.full_like(log_magnitude, -math.inf).scatter_reduce(2, region, log_magnitude, "amax")
+    at_peak = values.masked_fill(log_magnitude != torch.gather(loudest, 2, region), -math.inf)
+    per_region = torch.full_like(values, -math.inf).scatter_reduce(2, region, at_peak, "amax")
+    return torch.gather(per_region, 2, region).nan_to_num(neginf=0.0)
