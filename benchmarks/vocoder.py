@@ -15,10 +15,11 @@ are spread evenly over the split's sorted file list. ``--refine N`` adds each ne
 with N consistency-refinement iterations (``refine_iterations``) in place of its config's, and
 ``--phase SOURCE`` again with that ``phase_source`` in place of its config's.
 
-``--decompose`` also tells a neural vocoder's magnitude and phase apart: each is combined with the
-clip's own STFT phase or magnitude (and Griffin-Lim's least-squares magnitude with the true phase,
-for reference), and the same two distances are printed, with the mean log-magnitude error of each
-magnitude estimate against the clip's.
+``--decompose`` also tells a neural vocoder's magnitude and phase apart (its phase as the
+refinement starts from it: with ``phase_source`` ``gradient``, integrated from the network's
+magnitude): each is combined with the clip's own STFT phase or magnitude (and Griffin-Lim's
+least-squares magnitude with the true phase, for reference), and the same two distances are
+printed, with the mean log-magnitude error of each magnitude estimate against the clip's.
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
         true = torch.stft(clip[None, :n], config.n_fft, config.hop_length, config.win_length, vocoder.window,
                           center=True, return_complex=True)[..., : log_mel.shape[-1]]
         magnitude, phase = vocoder.network(log_mel)
+        phase = vocoder.starting_phase(magnitude, phase)
         fitted = least_squares(log_mel.exp())
         for name, (m, p) in {"network magnitude + true phase": (magnitude, true.angle()),
                              "true magnitude + network phase": (true.abs(), phase),

@@ -127,6 +127,9 @@ def test_neural_vocoder_with_gradient_phase_ignores_the_network_phase(tmp_path: 
         expected = MelConsistencyRefiner(CONFIG, 2)(magnitude, gradient_phase(magnitude, CONFIG), log_mel)
         torch.testing.assert_close(out, expected)
         torch.testing.assert_close(vocoder(log_mel), out)
+        plain = NeuralVocoder.from_pretrained(folder)
+        assert plain.starting_phase(magnitude, phase) is phase
+        torch.testing.assert_close(vocoder.starting_phase(magnitude, phase), gradient_phase(magnitude, CONFIG))
 
 
 def test_training_through_silence_keeps_gradients_finite() -> None:

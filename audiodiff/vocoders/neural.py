@@ -256,9 +256,12 @@ class NeuralVocoder(Vocoder):
         """The network's magnitude and phase ``[n, n_fft // 2 + 1, frames]`` and their log-mel
         ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``: the phase replaced
         as ``config.phase_source`` says, then refined."""
-        if self.config.phase_source == "gradient":
-            phase = gradient_phase(magnitude, self.mel_config)
-        return self.refiner(magnitude, phase, log_mel)
+        return self.refiner(magnitude, self.starting_phase(magnitude, phase), log_mel)
+
+    def starting_phase(self, magnitude: Tensor, phase: Tensor) -> Tensor:
+        """The phase the refinement starts from, ``[n, n_fft // 2 + 1, frames]``: the network's
+        ``phase``, or with ``phase_source="gradient"`` the one integrated from ``magnitude``."""
+        return gradient_phase(magnitude, self.mel_config) if self.config.phase_source == "gradient" else phase
 
     def inverse_stft(self, magnitude: Tensor, phase: Tensor) -> Tensor:
         """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``,
