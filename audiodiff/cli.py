@@ -83,7 +83,8 @@ def cmd_sample(args: argparse.Namespace) -> int:
             "seed": row_seed, "sampler": args.sampler or d.sampler, "steps": args.steps or d.steps,
             "guidance": d.guidance if args.guidance is None else args.guidance,
             "duration": d.duration if args.duration is None else args.duration,
-            "vocoder": pipe.vocoder.name, "sample_rate": result.sample_rate,
+            "vocoder": pipe.vocoder.name, "vocoder_settings": pipe.vocoder.settings(),
+            "sample_rate": result.sample_rate,
             "model": str(args.model or "default"), "model_hash": pipe.model_hash,
             "audiodiff_version": __version__,
         }
@@ -107,6 +108,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         "weights_bytes": weights.stat().st_size,
         "model_hash": file_hash(weights),
         "vocoder": pipe.vocoder.name,
+        "vocoder_settings": pipe.vocoder.settings(),
         "config": json.loads((folder / CONFIG).read_text()),
     }
     print(json.dumps(info, indent=2))

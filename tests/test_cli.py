@@ -34,6 +34,7 @@ def test_sample_writes_audio_sidecars_and_prints_paths(class_model_dir: Path, tm
         assert meta["seed"] == seed and meta["label"] == "kick" and meta["steps"] == 3
         assert meta["sampler"] == "dpmpp_2m" and meta["guidance"] == 2.0
         assert len(meta["model_hash"]) == 16 and meta["audiodiff_version"]
+        assert meta["vocoder_settings"] == {"name": "griffinlim", "iterations": 32, "momentum": 0.99}
 
 
 def test_same_command_gives_identical_files(class_model_dir: Path, tmp_path: Path, capsys) -> None:
@@ -60,6 +61,7 @@ def test_info_prints_config_and_size(class_model_dir: Path, capsys) -> None:
     assert info["config"]["conditioner"]["labels"] == ["kick", "snare", "hat"]
     assert info["parameters"]["unet"] > 0
     assert info["weights_bytes"] == (class_model_dir / "model.safetensors").stat().st_size
+    assert info["vocoder_settings"]["name"] == info["vocoder"] == "griffinlim"
 
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(class_model_dir: Path, capsys, monkeypatch) -> None:

@@ -14,6 +14,7 @@ from safetensors.torch import load_file
 from audiodiff import vocoders
 from audiodiff.audio import save
 from audiodiff.config import ModelFormatError
+from audiodiff.fileio import file_hash
 from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram, mel_filterbank
 from audiodiff.training.vocoder_cli import main as vocoder_cli
 from audiodiff.training.vocoder_module import VocoderModule, export_vocoder
@@ -147,6 +148,16 @@ def test_save_load_round_trip_gives_identical_output(tmp_path: Path) -> None:
     with torch.no_grad():
         assert torch.equal(loaded(log_mel), vocoder(log_mel))
     assert isinstance(load_vocoder(str(folder), TINY_MEL), NeuralVocoder)
+
+
+def test_settings_name_the_weights_file_and_what_overrides_it(tmp_path: Path) -> None:
+    vocoder = tiny_vocoder()
+    assert vocoder.settings() == {"name": "neural", "weights_hash": None, "refine_iterations": 0,
+                                  "phase_source": "network"}
+    folder = vocoder.save_pretrained(tmp_path / "voc")
+    loaded = NeuralVocoder.from_pretrained(folder, refine_iterations=3, phase_source="gradient")
+    assert loaded.settings() == {"name": "neural", "weights_hash": file_hash(folder / "model.safetensors"),
+                                 "refine_iterations": 3, "phase_source": "gradient"}
 
 
 def test_half_precision_weights_halve_the_file(tmp_path: Path) -> None:

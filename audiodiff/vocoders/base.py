@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 from torch import Tensor, nn
 
@@ -21,6 +22,10 @@ class Vocoder(nn.Module, ABC):
     def __init__(self, mel_config: MelConfig) -> None:
         super().__init__()
         self.mel_config = mel_config
+
+    def settings(self) -> dict[str, Any]:
+        """What selects this vocoder's output, for the record kept next to generated audio (JSON)."""
+        return {"name": self.name}
 
     @abstractmethod
     def synthesize(self, log_mel: Tensor) -> Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torchaudio
 from torch import Tensor
@@ -41,6 +43,9 @@ class GriffinLimVocoder(Vocoder):
         self.momentum = momentum
         self.mel_inverse = MelInverse(mel_config)
         self.register_buffer("window", torch.hann_window(mel_config.win_length), persistent=False)
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "iterations": self.n_iter, "momentum": self.momentum}
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``.

@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from audiodiff.config import ModelFormatError
 from audiodiff.dataclass_dict import checked_fields
-from audiodiff.fileio import atomic_path, write_json
+from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
 from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
@@ -246,6 +246,11 @@ class NeuralVocoder(Vocoder):
         self.network = VocosNetwork(config)
         self.refiner = MelConsistencyRefiner(config.mel, config.refine_iterations)
         self.register_buffer("window", torch.hann_window(config.mel.win_length), persistent=False)
+        self.weights_hash: str | None = None  # of the model.safetensors it was loaded from
+
+    def settings(self) -> dict[str, Any]:
+        return {"name": self.name, "weights_hash": self.weights_hash,
+                "refine_iterations": self.config.refine_iterations, "phase_source": self.config.phase_source}
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
@@ -319,6 +324,7 @@ class NeuralVocoder(Vocoder):
         except RuntimeError as err:
             first = str(err).strip().splitlines()[0]
             raise _fail(path, f"weights do not match {CONFIG} ({first})") from err
+        vocoder.weights_hash = file_hash(path / WEIGHTS)
         return vocoder.eval()
 
 
