@@ -35,7 +35,7 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.waveforms import list_audio_files, load_clips
 from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
-from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
+from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, stft
 from audiodiff.vocoders.mel_inverse import MelInverse
 from audiodiff.vocoders.neural import PHASE_SOURCES
 
@@ -97,8 +97,7 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
     for clip in clips:
         log_mel = analysis(clip[None])
         n = config.num_samples(log_mel.shape[-1])
-        true = torch.stft(clip[None, :n], config.n_fft, config.hop_length, config.win_length, vocoder.window,
-                          center=True, return_complex=True)[..., : log_mel.shape[-1]]
+        true = stft(clip[None, :n], config.n_fft, config.hop_length, config.win_length)[..., : log_mel.shape[-1]]
         magnitude, phase = vocoder.network(log_mel)
         phase = vocoder.starting_phase(magnitude, phase)
         fitted = least_squares(log_mel.exp())
@@ -131,13 +130,10 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
-    variants = [(n, None) for n in args.refine] + [(None, p) for p in args.phase]
-    refined = {
-        ", ".join([str(path)] + ([f"{n} refinement iterations"] if n is not None else [])
-                  + ([f"{p} phase"] if p is not None else [])):
-        NeuralVocoder.from_pretrained(path, refine_iterations=n, phase_source=p)
-        for path in args.vocoder for n, p in variants
-    }
+    variants = ({f"{n} refinement iterations": {"refine_iterations": n} for n in args.refine}
+                | {f"{p} phase": {"phase_source": p} for p in args.phase})
+    refined = {f"{path}, {label}": NeuralVocoder.from_pretrained(path, **override)
+               for path in args.vocoder for label, override in variants.items()}
     mel = next(iter(neural.values())).mel_config
     vocoders: dict[str, Vocoder] = {
         "griffinlim:32": GriffinLimVocoder(mel, n_iter=32),

@@ -18,6 +18,7 @@ integral from DC. Bins below ``tolerance`` times the loudest keep their own time
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -65,20 +66,20 @@ def gradient_phase(magnitude: Tensor, mel_config: MelConfig, tolerance: float = 
 
 def _central_difference(x: Tensor, dim: int) -> Tensor:
     """``(x[i + 1] - x[i - 1]) / 2`` along ``dim``, 0 at both ends; same shape as ``x``."""
-    out = torch.zeros_like(x)
-    if x.shape[dim] > 2:
-        inner = (x.narrow(dim, 2, x.shape[dim] - 2) - x.narrow(dim, 0, x.shape[dim] - 2)) / 2
-        out.narrow(dim, 1, x.shape[dim] - 2).copy_(inner)
-    return out
+    return _interior(x, dim, lambda before, _, after: (after - before) / 2)
 
 
 def _second_difference(x: Tensor, dim: int) -> Tensor:
     """``x[i + 1] - 2 x[i] + x[i - 1]`` along ``dim``, 0 at both ends; same shape as ``x``."""
+    return _interior(x, dim, lambda before, middle, after: after - 2 * middle + before)
+
+
+def _interior(x: Tensor, dim: int, stencil: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:
+    """``stencil(x[i - 1], x[i], x[i + 1])`` for the inner entries along ``dim``, 0 at both ends."""
     out = torch.zeros_like(x)
-    if x.shape[dim] > 2:
-        size = x.shape[dim] - 2
-        inner = x.narrow(dim, 2, size) - 2 * x.narrow(dim, 1, size) + x.narrow(dim, 0, size)
-        out.narrow(dim, 1, size).copy_(inner)
+    size = x.shape[dim] - 2
+    if size > 0:
+        out.narrow(dim, 1, size).copy_(stencil(x.narrow(dim, 0, size), x.narrow(dim, 1, size), x.narrow(dim, 2, size)))
     return out
 
 
