@@ -416,6 +416,9 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
     if recipe == "vocoder-gradient.yaml":  # the last stage: the bundled config, written where it lives
         assert config == bundled
         assert printed["model"]["export_dir"] == "audiodiff/pretrained/vocoder"
+    if recipe == "vocoder-gpu.yaml":  # stage 4, on a GPU: fine-tunes the bundled vocoder from the data pack
+        assert config == bundled and printed["model"]["init_from"] == "audiodiff/pretrained/vocoder"
+        assert printed["data"]["root"] == "data/vocoder-pack"
 
 
 def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
