@@ -19,7 +19,12 @@ with N consistency-refinement iterations (``refine_iterations``) in place of its
 refinement starts from it: with ``phase_source`` ``gradient``, integrated from the network's
 magnitude): each is combined with the clip's own STFT phase or magnitude (and Griffin-Lim's
 least-squares magnitude with the true phase, for reference), and the same two distances are
-printed, with the mean log-magnitude error of each magnitude estimate against the clip's.
+printed, with the mean log-magnitude error of each magnitude estimate against the clip's. Two
+rows go through the vocoder's refinement: its own output, and the network's magnitude with the
+gradient phase integrated from the clip's instantaneous frequency (measured from the clip's STFT
+phase) in place of the one estimated from the network's magnitude. The last row is that
+estimate's error at the clip's loud spectral peaks, from the network's magnitude and from the
+clip's own, in bins.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, stft
 from audiodiff.vocoders.mel_inverse import MelInverse
 from audiodiff.vocoders.neural import PHASE_SOURCES
+from audiodiff.vocoders.phase import gradient_phase, magnitude_frequency, phase_frequency
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
@@ -80,10 +86,21 @@ def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dic
     }
 
 
+def loud_peaks(magnitude: Tensor) -> Tensor:
+    """Boolean mask ``[n, bins, frames]``: bins louder than both neighbours along frequency and
+    within 30 dB of their frame's loudest bin."""
+    peaks = torch.zeros_like(magnitude, dtype=torch.bool)
+    middle = magnitude[:, 1:-1]
+    peaks[:, 1:-1] = (middle > magnitude[:, :-2]) & (middle >= magnitude[:, 2:])
+    return peaks & (magnitude > 10 ** (-30 / 20) * magnitude.amax(dim=1, keepdim=True))
+
+
 @torch.inference_mode()
 def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[float, float]]:
     """Mean (MR-STFT distance, log-mel L1) of mixes of the network's and the clip's magnitude and phase,
-    and (network, least-squares) mean log-magnitude error against the clip's STFT."""
+    (network, least-squares) mean log-magnitude error against the clip's STFT, and the mean error
+    of the instantaneous frequency that gradient phase integrates (from the network's magnitude,
+    and from the clip's) at the clip's loud spectral peaks, in bins."""
     config = vocoder.mel_config
     analysis, stft_distance = MelSpectrogram(config), MultiResolutionSTFTLoss()
     least_squares = MelInverse(config)
@@ -101,15 +118,26 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
         magnitude, phase = vocoder.network(log_mel)
         phase = vocoder.starting_phase(magnitude, phase)
         fitted = least_squares(log_mel.exp())
-        for name, (m, p) in {"network magnitude + true phase": (magnitude, true.angle()),
-                             "true magnitude + network phase": (true.abs(), phase),
-                             "least-squares magnitude + true phase": (fitted, true.angle())}.items():
-            out = vocoder.inverse_stft(m, p)
+        clip_frequency = phase_frequency(true, config)
+        with_clip_frequency = gradient_phase(magnitude, config, frequency=clip_frequency)
+        for name, (m, p, refined) in {
+            "network magnitude + true phase": (magnitude, true.angle(), False),
+            "true magnitude + network phase": (true.abs(), phase, False),
+            "least-squares magnitude + true phase": (fitted, true.angle(), False),
+            "network magnitude + network phase, refined (the vocoder's output)": (magnitude, phase, True),
+            "network magnitude + gradient phase of the clip's frequency, refined":
+                (magnitude, with_clip_frequency, True),
+        }.items():
+            out = vocoder.refiner(m, p, log_mel) if refined else vocoder.inverse_stft(m, p)
             add(name, float(stft_distance(out, clip[None, :n])), float((analysis(out) - log_mel).abs().mean()))
         log_true = true.abs().clamp_min(1e-5).log()
         add("log-magnitude error: network, least-squares",
             float((magnitude.clamp_min(1e-5).log() - log_true).abs().mean()),
             float((fitted.clamp_min(1e-5).log() - log_true).abs().mean()))
+        peaks = loud_peaks(true.abs())
+        bins_off = [float((magnitude_frequency(m, config) - clip_frequency).abs()[peaks].mean()) * config.n_fft
+                    for m in (magnitude, true.abs())]
+        add("frequency error at the clip's peaks, bins: network magnitude, clip magnitude", *bins_off)
     return {name: (a, b) for name, (a, b) in totals.items()}
 
 
@@ -163,7 +191,8 @@ def main() -> None:
                   "than griffinlim:32)")
     if args.decompose:
         for path, vocoder in neural.items():
-            print(f"\nneural ({path}) taken apart (the same distances; the last row is two log-magnitude errors):\n")
+            print(f"\nneural ({path}) taken apart (the same distances; the last two rows are "
+                  "the log-magnitude and frequency errors of two magnitudes):\n")
             print("| mix | MR-STFT distance | log-mel L1 |")
             print("|---|---:|---:|")
             for name, (a, b) in decompose(vocoder.eval(), clips).items():

@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
 from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder
+from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
 from audiodiff.vocoders.neural import NeuralVocoderConfig
 
 _PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "vocoder.py"
@@ -73,3 +74,30 @@ def test_the_least_squares_reference_does_not_depend_on_the_network() -> None:
     fitted = GriffinLimVocoder(CONFIG).mel_inverse(MelSpectrogram(CONFIG)(clip[None]).exp())
     expected = (fitted.clamp_min(1e-5).log() - true.clamp_min(1e-5).log()).abs().mean()
     assert math.isclose(a["log-magnitude error: network, least-squares"][1], float(expected), rel_tol=1e-5)
+
+
+def test_the_refined_rows_are_the_vocoders_output_and_its_frequency_swapped_for_the_clips() -> None:
+    clip = harmonic()
+    torch.manual_seed(0)
+    vocoder = NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1,
+                                                refine_iterations=2, phase_source="gradient")).eval()
+    rows = bench.decompose(vocoder, [clip])
+    log_mel = MelSpectrogram(CONFIG)(clip[None])
+    with torch.inference_mode():
+        out = vocoder(log_mel, CONFIG)
+        expected = MultiResolutionSTFTLoss()(out, clip[None, : out.shape[-1]])
+    assert math.isclose(rows["network magnitude + network phase, refined (the vocoder's output)"][0],
+                        float(expected), rel_tol=1e-5)
+    swapped = rows["network magnitude + gradient phase of the clip's frequency, refined"]
+    assert swapped != rows["network magnitude + network phase, refined (the vocoder's output)"]
+    network_error, clip_error = rows["frequency error at the clip's peaks, bins: network magnitude, clip magnitude"]
+    assert clip_error < 0.1 < network_error  # an untrained network's peaks are anywhere
+
+
+def test_with_the_true_magnitude_both_frequency_estimates_are_the_clips() -> None:
+    clip = harmonic()
+    vocoder = tiny_vocoder(0)
+    vocoder.network = Oracle(clip, vocoder.window)
+    network_error, clip_error = bench.decompose(vocoder, [clip])[
+        "frequency error at the clip's peaks, bins: network magnitude, clip magnitude"]
+    assert network_error == clip_error < 0.1

@@ -31,14 +31,22 @@ HANN_GAMMA = 0.25645
 TOLERANCE = 1e-4
 
 
-def gradient_phase(magnitude: Tensor, mel_config: MelConfig, tolerance: float = TOLERANCE) -> Tensor:
+def gradient_phase(
+    magnitude: Tensor, mel_config: MelConfig, tolerance: float = TOLERANCE, frequency: Tensor | None = None
+) -> Tensor:
     """STFT magnitude ``[n, n_fft // 2 + 1, frames]`` (of a Hann-window, ``center=True`` STFT with
     ``mel_config``'s sizes) -> phase of the same shape, in ``torch.stft``'s convention.
 
-    Deterministic and without gradient (the result is detached).
+    ``frequency`` (same shape, cycles per sample) replaces the instantaneous frequency that is
+    integrated over time, by default :func:`magnitude_frequency` of ``magnitude``; the benchmark
+    passes a clip's own (:func:`phase_frequency`) to tell how much of a vocoder's error that
+    estimate makes. Deterministic and without gradient (the result is detached).
     """
-    if magnitude.dim() != 3 or magnitude.shape[1] != mel_config.n_fft // 2 + 1:
-        raise ValueError(f"expected a magnitude [n, {mel_config.n_fft // 2 + 1}, frames], got {tuple(magnitude.shape)}")
+    _check_spectrogram(magnitude, mel_config)
+    if frequency is not None and frequency.shape != magnitude.shape:
+        raise ValueError(
+            f"frequency must have the magnitude's shape {tuple(magnitude.shape)}, got {tuple(frequency.shape)}"
+        )
     with torch.no_grad():
         n_fft, hop = mel_config.n_fft, mel_config.hop_length
         gamma = HANN_GAMMA * mel_config.win_length**2
@@ -46,7 +54,10 @@ def gradient_phase(magnitude: Tensor, mel_config: MelConfig, tolerance: float = 
         log_magnitude = magnitude.transpose(1, 2).clamp_min(1e-12).log()
         bins = torch.arange(magnitude.shape[1], device=magnitude.device, dtype=magnitude.dtype)
         # Instantaneous frequency (cycles per sample) -> phase advance per frame.
-        frequency = bins / n_fft + n_fft * _central_difference(log_magnitude, 2) / (2 * math.pi * gamma)
+        if frequency is None:
+            frequency = _slope_frequency(log_magnitude, mel_config)
+        else:
+            frequency = frequency.detach().transpose(1, 2).to(log_magnitude)
         time_phase = _trapezoid_cumsum(2 * math.pi * hop * frequency, 1)
         # Local group delay -> phase change from bin to bin.
         bin_phase = _trapezoid_cumsum(-gamma * _central_difference(log_magnitude, 1) / (hop * n_fft), 2)
@@ -62,6 +73,46 @@ def gradient_phase(magnitude: Tensor, mel_config: MelConfig, tolerance: float = 
         phase = torch.where(quiet, time_phase, phase)
         # torch.stft's frames start at the window's first sample, not its centre: a factor (-1)^k.
         return (phase + math.pi * bins).transpose(1, 2)
+
+
+def magnitude_frequency(magnitude: Tensor, mel_config: MelConfig) -> Tensor:
+    """Instantaneous frequency in cycles per sample, ``[n, n_fft // 2 + 1, frames]``, from the slope
+    of an STFT magnitude (same shape) along frequency, as :func:`gradient_phase` integrates it:
+    exact at the peak of a Gaussian window's lobe, close for a Hann window's."""
+    _check_spectrogram(magnitude, mel_config)
+    with torch.no_grad():
+        return _slope_frequency(magnitude.transpose(1, 2).clamp_min(1e-12).log(), mel_config).transpose(1, 2)
+
+
+def phase_frequency(spectrum: Tensor, mel_config: MelConfig) -> Tensor:
+    """Instantaneous frequency in cycles per sample, ``[n, n_fft // 2 + 1, frames]``, measured from a
+    complex STFT (same shape, ``torch.stft``'s convention): each bin's phase advance from frame to
+    frame beyond its centre frequency's, wrapped to ``(-pi, pi]``, and averaged over the two frame
+    steps around each frame (one step at the ends). Exact for a steady sinusoid within
+    ``n_fft / (2 * hop_length)`` bins of the bin."""
+    _check_spectrogram(spectrum, mel_config)
+    n_fft, hop = mel_config.n_fft, mel_config.hop_length
+    bins = torch.arange(spectrum.shape[1], device=spectrum.device, dtype=spectrum.real.dtype)[:, None]
+    centre = bins / n_fft
+    if spectrum.shape[-1] < 2:
+        return centre.expand(spectrum.shape).clone()
+    advance = spectrum.angle().diff(dim=2) - 2 * math.pi * hop * centre
+    step = centre + torch.remainder(advance + math.pi, 2 * math.pi).sub(math.pi) / (2 * math.pi * hop)
+    return torch.cat([step[..., :1], (step[..., 1:] + step[..., :-1]) / 2, step[..., -1:]], dim=2)
+
+
+def _check_spectrogram(spectrogram: Tensor, mel_config: MelConfig) -> None:
+    bins = mel_config.n_fft // 2 + 1
+    if spectrogram.dim() != 3 or spectrogram.shape[1] != bins:
+        raise ValueError(f"expected a spectrogram [n, {bins}, frames], got {tuple(spectrogram.shape)}")
+
+
+def _slope_frequency(log_magnitude: Tensor, mel_config: MelConfig) -> Tensor:
+    """PGHI's instantaneous frequency from a log magnitude laid out ``[n, frames, bins]`` (same layout)."""
+    n_fft = mel_config.n_fft
+    bins = torch.arange(log_magnitude.shape[2], device=log_magnitude.device, dtype=log_magnitude.dtype)
+    slope = _central_difference(log_magnitude, 2)
+    return bins / n_fft + n_fft * slope / (2 * math.pi * HANN_GAMMA * mel_config.win_length**2)
 
 
 def _central_difference(x: Tensor, dim: int) -> Tensor:
