@@ -1,7 +1,8 @@
 """Vocoder quality and speed on held-out real clips: Griffin-Lim (32 and 100 iterations) vs neural.
 
 Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
-       [--vocoder ANOTHER_FOLDER ...] [--refine N ...] [--phase network|gradient ...] [--clips 64]
+       [--vocoder ANOTHER_FOLDER ...] [--refine N ...] [--phase network|gradient ...]
+       [--frequency slope|mel ...] [--clips 64]
        [--split val] [--threads 2] [--decompose]
 
 For each clip the log-mel is vocoded back to audio and compared with the clip:
@@ -13,7 +14,8 @@ Distances are averaged over clips; the RTF is total time over total duration (on
 call per vocoder first; the vocoders take turns clip by clip, in an order that rotates). The clips
 are spread evenly over the split's sorted file list. ``--refine N`` adds each neural vocoder again
 with N consistency-refinement iterations (``refine_iterations``) in place of its config's, and
-``--phase SOURCE`` again with that ``phase_source`` in place of its config's.
+``--phase SOURCE`` again with that ``phase_source`` in place of its config's, and ``--frequency
+ESTIMATE`` again with that ``frequency_estimate``.
 
 ``--decompose`` also tells a neural vocoder's magnitude and phase apart (its phase as the
 refinement starts from it: with ``phase_source`` ``gradient``, integrated from the network's
@@ -40,10 +42,11 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.waveforms import list_audio_files, load_clips
 from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
+from audiodiff.vocoders.frequency import magnitude_frequency, phase_frequency
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, stft
 from audiodiff.vocoders.mel_inverse import MelInverse
-from audiodiff.vocoders.neural import PHASE_SOURCES
-from audiodiff.vocoders.phase import gradient_phase, magnitude_frequency, phase_frequency
+from audiodiff.vocoders.neural import FREQUENCY_ESTIMATES, PHASE_SOURCES
+from audiodiff.vocoders.phase import gradient_phase
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
@@ -116,7 +119,7 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
         n = config.num_samples(log_mel.shape[-1])
         true = stft(clip[None, :n], config.n_fft, config.hop_length, config.win_length)[..., : log_mel.shape[-1]]
         magnitude, phase = vocoder.network(log_mel)
-        phase = vocoder.starting_phase(magnitude, phase)
+        phase = vocoder.starting_phase(magnitude, phase, log_mel)
         fitted = least_squares(log_mel.exp())
         clip_frequency = phase_frequency(true, config)
         with_clip_frequency = gradient_phase(magnitude, config, frequency=clip_frequency)
@@ -150,6 +153,8 @@ def main() -> None:
                         help="also run each neural vocoder with this many refinement iterations (repeatable)")
     parser.add_argument("--phase", choices=PHASE_SOURCES, action="append", default=[],
                         help="also run each neural vocoder with this phase source (repeatable)")
+    parser.add_argument("--frequency", choices=FREQUENCY_ESTIMATES, action="append", default=[],
+                        help="also run each neural vocoder with this frequency estimate (repeatable)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--split", default="val")
     parser.add_argument("--threads", type=int, default=2)
@@ -159,7 +164,8 @@ def main() -> None:
 
     neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
     variants = ({f"{n} refinement iterations": {"refine_iterations": n} for n in args.refine}
-                | {f"{p} phase": {"phase_source": p} for p in args.phase})
+                | {f"{p} phase": {"phase_source": p} for p in args.phase}
+                | {f"{f} frequency": {"frequency_estimate": f} for f in args.frequency})
     refined = {f"{path}, {label}": NeuralVocoder.from_pretrained(path, **override)
                for path in args.vocoder for label, override in variants.items()}
     mel = next(iter(neural.values())).mel_config

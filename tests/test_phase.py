@@ -11,9 +11,10 @@ import pytest
 import torch
 
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
+from audiodiff.vocoders.frequency import magnitude_frequency, mel_fitted_frequency
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, anti_wrap, stft
 from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
-from audiodiff.vocoders.phase import _at_peaks, gradient_phase, magnitude_frequency, phase_frequency
+from audiodiff.vocoders.phase import _at_peaks, gradient_phase
 from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
 
 CONFIG = MelConfig()
@@ -105,24 +106,6 @@ def test_deterministic_detached_and_batch_independent() -> None:
     torch.testing.assert_close(phase[1:], gradient_phase(magnitude[1:], CONFIG))
 
 
-@pytest.mark.parametrize("frequency", [440.0, 1000.3, 3210.7])
-def test_instantaneous_frequency_of_a_sinusoid(frequency: float) -> None:
-    """Measured from the phase: the sinusoid's frequency to within 0.001 Hz over its lobe's three
-    loudest bins; from the magnitude's slope at the peak bin: within 1% of a bin (21.5 Hz)."""
-    spectrum = spectrum_of(sine(frequency))
-    peak = int(spectrum.abs()[0, :, 30].argmax())
-    measured = phase_frequency(spectrum, CONFIG)[0, peak - 1 : peak + 2, 8:56] * CONFIG.sample_rate
-    assert float((measured - frequency).abs().max()) < 1e-3
-    estimated = magnitude_frequency(spectrum.abs(), CONFIG)[0, peak, 8:56] * CONFIG.sample_rate
-    assert float((estimated - frequency).abs().max()) < 0.01 * CONFIG.sample_rate / CONFIG.n_fft
-
-
-def test_phase_frequency_of_one_frame_is_the_bin_centres() -> None:
-    spectrum = spectrum_of(sine(440.0))[..., :1]
-    centres = torch.arange(CONFIG.n_fft // 2 + 1)[None, :, None] / CONFIG.n_fft
-    torch.testing.assert_close(phase_frequency(spectrum, CONFIG), centres.float())
-
-
 def test_given_frequency_replaces_the_magnitudes_own() -> None:
     magnitude = spectrum_of(sine(1000.3) + 0.5 * click(5000)).abs()
     own = magnitude_frequency(magnitude, CONFIG)
@@ -156,8 +139,12 @@ def test_neural_vocoder_with_gradient_phase_ignores_the_network_phase(tmp_path: 
         torch.testing.assert_close(out, expected)
         torch.testing.assert_close(vocoder(log_mel), out)
         plain = NeuralVocoder.from_pretrained(folder)
-        assert plain.starting_phase(magnitude, phase) is phase
-        torch.testing.assert_close(vocoder.starting_phase(magnitude, phase), gradient_phase(magnitude, CONFIG))
+        assert plain.starting_phase(magnitude, phase, log_mel) is phase
+        torch.testing.assert_close(vocoder.starting_phase(magnitude, phase, log_mel), gradient_phase(magnitude, CONFIG))
+        fitted = NeuralVocoder.from_pretrained(folder, phase_source="gradient", frequency_estimate="mel")
+        frequency = mel_fitted_frequency(magnitude, log_mel, CONFIG)
+        torch.testing.assert_close(fitted.starting_phase(magnitude, phase, log_mel),
+                                   gradient_phase(magnitude, CONFIG, frequency=frequency))
 
 
 def test_training_through_silence_keeps_gradients_finite() -> None:

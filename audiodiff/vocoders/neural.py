@@ -24,6 +24,7 @@ from audiodiff.dataclass_dict import checked_fields
 from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
 from audiodiff.vocoders.base import Vocoder
+from audiodiff.vocoders.frequency import mel_fitted_frequency
 from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
 from audiodiff.vocoders.phase import gradient_phase
 from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
@@ -34,6 +35,7 @@ KIND = "vocos"
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 PHASE_SOURCES = ("network", "gradient")
+FREQUENCY_ESTIMATES = ("slope", "mel")
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,10 @@ class NeuralVocoderConfig:
         phase_source: ``"network"`` plays the phase the network predicts; ``"gradient"``
             replaces it with the phase integrated from the predicted magnitude's gradient
             (:func:`gradient_phase`), which keeps partials coherent from frame to frame.
+        frequency_estimate: with the gradient phase, where the partials' instantaneous frequency
+            comes from: ``"slope"``, the predicted magnitude's slope along frequency
+            (:func:`~audiodiff.vocoders.frequency.magnitude_frequency`); ``"mel"``, the same with each
+            loud peak below 6 kHz re-fitted to the input mel (:func:`mel_fitted_frequency`).
     """
 
     mel: MelConfig = field(default_factory=MelConfig)
@@ -80,6 +86,7 @@ class NeuralVocoderConfig:
     spectral_channels: int = 16
     refine_iterations: int = 0
     phase_source: str = "network"
+    frequency_estimate: str = "slope"
 
     def __post_init__(self) -> None:
         if min(self.dim, self.intermediate_dim, self.num_layers) < 1:
@@ -95,6 +102,9 @@ class NeuralVocoderConfig:
             raise ValueError(f"refine_iterations must be at least 0, got {self.refine_iterations}")
         if self.phase_source not in PHASE_SOURCES:
             raise ValueError(f"phase_source must be one of {', '.join(PHASE_SOURCES)}, got {self.phase_source!r}")
+        if self.frequency_estimate not in FREQUENCY_ESTIMATES:
+            raise ValueError(f"frequency_estimate must be one of {', '.join(FREQUENCY_ESTIMATES)}, "
+                             f"got {self.frequency_estimate!r}")
         if self.max_magnitude <= 0:
             raise ValueError(f"max_magnitude must be positive, got {self.max_magnitude}")
 
@@ -250,7 +260,8 @@ class NeuralVocoder(Vocoder):
 
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, "weights_hash": self.weights_hash,
-                "refine_iterations": self.config.refine_iterations, "phase_source": self.config.phase_source}
+                "refine_iterations": self.config.refine_iterations, "phase_source": self.config.phase_source,
+                "frequency_estimate": self.config.frequency_estimate}
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
@@ -261,12 +272,17 @@ class NeuralVocoder(Vocoder):
         """The network's magnitude and phase ``[n, n_fft // 2 + 1, frames]`` and their log-mel
         ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``: the phase replaced
         as ``config.phase_source`` says, then refined."""
-        return self.refiner(magnitude, self.starting_phase(magnitude, phase), log_mel)
+        return self.refiner(magnitude, self.starting_phase(magnitude, phase, log_mel), log_mel)
 
-    def starting_phase(self, magnitude: Tensor, phase: Tensor) -> Tensor:
+    def starting_phase(self, magnitude: Tensor, phase: Tensor, log_mel: Tensor) -> Tensor:
         """The phase the refinement starts from, ``[n, n_fft // 2 + 1, frames]``: the network's
-        ``phase``, or with ``phase_source="gradient"`` the one integrated from ``magnitude``."""
-        return gradient_phase(magnitude, self.mel_config) if self.config.phase_source == "gradient" else phase
+        ``phase``, or with ``phase_source="gradient"`` the one integrated from ``magnitude`` at the
+        instantaneous frequency ``config.frequency_estimate`` names (from ``log_mel`` for ``"mel"``)."""
+        if self.config.phase_source != "gradient":
+            return phase
+        frequency = (mel_fitted_frequency(magnitude, log_mel, self.mel_config)
+                     if self.config.frequency_estimate == "mel" else None)
+        return gradient_phase(magnitude, self.mel_config, frequency=frequency)
 
     def inverse_stft(self, magnitude: Tensor, phase: Tensor) -> Tensor:
         """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``,
@@ -301,10 +317,12 @@ class NeuralVocoder(Vocoder):
         mel_config: MelConfig | None = None,
         refine_iterations: int | None = None,
         phase_source: str | None = None,
+        frequency_estimate: str | None = None,
     ) -> NeuralVocoder:
         """Load a folder written by :meth:`save_pretrained` (float32, on the CPU).
 
-        ``refine_iterations`` and ``phase_source`` replace the saved config's (they change no weights).
+        ``refine_iterations``, ``phase_source`` and ``frequency_estimate`` replace the saved
+        config's (they change no weights).
 
         Raises:
             ModelFormatError: (a ``ValueError``) when files are missing, corrupt or from a newer
@@ -313,7 +331,8 @@ class NeuralVocoder(Vocoder):
         """
         path = Path(path)
         config = _read_config(path)
-        overrides = {"refine_iterations": refine_iterations, "phase_source": phase_source}
+        overrides = {"refine_iterations": refine_iterations, "phase_source": phase_source,
+                     "frequency_estimate": frequency_estimate}
         config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
         if mel_config is not None:
             check_mel_config(mel_config, config.mel, what=f"the neural vocoder in {path}")

@@ -1,0 +1,98 @@
+"""Known answers for the instantaneous-frequency estimates (``audiodiff.vocoders.frequency``)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from audiodiff.spectrogram import MelConfig, MelSpectrogram
+from audiodiff.vocoders.frequency import FIT_MAX_HZ, magnitude_frequency, mel_fitted_frequency, phase_frequency
+from audiodiff.vocoders.losses import stft
+
+CONFIG = MelConfig()
+BIN_HZ = CONFIG.sample_rate / CONFIG.n_fft
+SAMPLES = CONFIG.hop_length * 64
+
+
+def sine(frequency: float, amplitude: float = 1.0) -> torch.Tensor:
+    """``[1, SAMPLES]`` sinusoid at ``frequency`` Hz."""
+    return amplitude * torch.sin(2 * math.pi * frequency * torch.arange(SAMPLES) / CONFIG.sample_rate)[None]
+
+
+def spectrum_of(audio: torch.Tensor) -> torch.Tensor:
+    return stft(audio, CONFIG.n_fft, CONFIG.hop_length, CONFIG.win_length)
+
+
+def analysed(audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``audio``'s STFT magnitude and log-mel, of the same frames."""
+    log_mel = MelSpectrogram(CONFIG)(audio)
+    return spectrum_of(audio)[..., : log_mel.shape[-1]].abs(), log_mel
+
+
+@pytest.mark.parametrize("frequency", [440.0, 1000.3, 3210.7])
+def test_instantaneous_frequency_of_a_sinusoid(frequency: float) -> None:
+    """Measured from the phase: the sinusoid's frequency to within 0.001 Hz over its lobe's three
+    loudest bins; from the magnitude's slope at the peak bin: within 1% of a bin (21.5 Hz)."""
+    spectrum = spectrum_of(sine(frequency))
+    peak = int(spectrum.abs()[0, :, 30].argmax())
+    measured = phase_frequency(spectrum, CONFIG)[0, peak - 1 : peak + 2, 8:56] * CONFIG.sample_rate
+    assert float((measured - frequency).abs().max()) < 1e-3
+    estimated = magnitude_frequency(spectrum.abs(), CONFIG)[0, peak, 8:56] * CONFIG.sample_rate
+    assert float((estimated - frequency).abs().max()) < 0.01 * BIN_HZ
+
+
+def test_phase_frequency_of_one_frame_is_the_bin_centres() -> None:
+    spectrum = spectrum_of(sine(440.0))[..., :1]
+    centres = torch.arange(CONFIG.n_fft // 2 + 1)[None, :, None] / CONFIG.n_fft
+    torch.testing.assert_close(phase_frequency(spectrum, CONFIG), centres.float())
+
+
+@pytest.mark.parametrize("frequency", [440.0, 1000.3, 2500.6])
+def test_the_mel_moves_a_misplaced_peak_back_to_the_sinusoid(frequency: float) -> None:
+    """A magnitude whose partial sits 0.4 bins too high (a network's error) with the log-mel of the
+    true sinusoid: the fit puts the peak within one candidate step (0.05 bins) of the truth, where
+    the magnitude's own slope says 0.4 bins higher."""
+    log_mel = analysed(sine(frequency))[1]
+    magnitude = analysed(sine(frequency + 0.4 * BIN_HZ))[0]
+    peak = int(magnitude[0, :, 30].argmax())
+    fitted = mel_fitted_frequency(magnitude, log_mel, CONFIG)[0, peak, 8:56] * CONFIG.sample_rate
+    assert float((fitted - frequency).abs().max()) <= 0.05 * BIN_HZ + 1e-3
+    slope = magnitude_frequency(magnitude, CONFIG)[0, peak, 8:56] * CONFIG.sample_rate
+    assert float((slope - frequency).abs().min()) > 0.3 * BIN_HZ
+
+
+def test_only_loud_peaks_below_the_limit_are_fitted() -> None:
+    """Three partials misplaced by 0.4 bins: the loud one below FIT_MAX_HZ is moved back; the one
+    above FIT_MAX_HZ and the one 50 dB below its frame's loudest keep the slope estimate."""
+    tones = [(1000.3, 1.0), (FIT_MAX_HZ + 500.0, 1.0), (2000.7, 10 ** (-50 / 20))]
+    log_mel = analysed(sum(sine(f, a) for f, a in tones))[1]
+    magnitude = analysed(sum(sine(f + 0.4 * BIN_HZ, a) for f, a in tones))[0]
+    fitted, slope = mel_fitted_frequency(magnitude, log_mel, CONFIG), magnitude_frequency(magnitude, CONFIG)
+    for (frequency, _), moved in zip(tones, (True, False, False), strict=True):
+        peak = round(frequency / BIN_HZ + 0.4)
+        got = fitted[0, peak, 8:56] * CONFIG.sample_rate
+        if moved:
+            assert float((got - frequency).abs().max()) <= 0.05 * BIN_HZ + 1e-3
+        else:
+            assert torch.equal(fitted[0, peak, 8:56], slope[0, peak, 8:56])
+
+
+def test_silence_and_batches() -> None:
+    """Silence has no peaks (the slope estimate comes back); each item of a batch is fitted alone."""
+    silence, silent_mel = analysed(torch.zeros(1, SAMPLES))
+    assert torch.equal(mel_fitted_frequency(silence, silent_mel, CONFIG), magnitude_frequency(silence, CONFIG))
+    magnitude, log_mel = analysed(torch.cat([sine(440.0), sine(1234.5)]))
+    both = mel_fitted_frequency(magnitude, log_mel, CONFIG)
+    for i in range(2):
+        alone = mel_fitted_frequency(magnitude[i : i + 1], log_mel[i : i + 1], CONFIG)
+        torch.testing.assert_close(both[i : i + 1], alone)
+
+
+def test_wrong_shapes_are_refused() -> None:
+    magnitude, log_mel = analysed(sine(440.0))
+    with pytest.raises(ValueError, match=r"expected a log-mel \[1, 80, "):
+        mel_fitted_frequency(magnitude, log_mel[..., 1:], CONFIG)
+    with pytest.raises(ValueError, match=r"expected a spectrogram \[n, 513, frames\]"):
+        mel_fitted_frequency(log_mel, log_mel, CONFIG)
