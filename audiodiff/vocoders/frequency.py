@@ -24,10 +24,11 @@ from audiodiff.vocoders.differences import central_difference
 # The Gaussian window that matches a Hann window of length L has gamma = HANN_GAMMA * L**2 (samples**2).
 HANN_GAMMA = 0.25645
 # Mel fit: candidate spacing and reach around the slope estimate (bins), the highest frequency fitted
-# (Hz; above it the mel filters are too wide to place a partial), which peaks are fitted (louder than
-# this fraction of their frame's loudest bin), and which mel bands count (where a sinusoid at the
-# slope estimate puts more than this fraction of its largest band).
-FIT_STEP = 0.05
+# (Hz), which peaks are fitted (louder than this fraction of their frame's loudest bin), and which
+# mel bands count (where a sinusoid at the slope estimate puts more than this fraction of its
+# largest band). Chosen on 24 held-out clips (MR-STFT distance; 6 kHz beat 3 and 4.3 kHz, and 8 kHz
+# gained nothing more), and the candidate spacing halved with no loss once the parabola was added.
+FIT_STEP = 0.1
 FIT_SPAN = 0.5
 FIT_MAX_HZ = 6000.0
 FIT_LEVEL = 0.01
@@ -59,7 +60,8 @@ def mel_fitted_frequency(magnitude: Tensor, log_mel: Tensor, mel_config: MelConf
     are louder than ``FIT_LEVEL`` times their frame's loudest bin. There, among candidates every
     ``FIT_STEP`` bins within ``FIT_SPAN`` of the slope estimate, the frequency is the one whose
     sinusoid's mel (its Hann lobe through the mel filterbank, at any level) is closest, in least
-    squares over the log mel bands that lobe reaches, to the frame's log-mel.
+    squares over the log mel bands that lobe reaches, to the frame's log-mel; then moved to the
+    vertex of the parabola through that candidate's misfit and its two neighbours'.
     """
     check_spectrogram(magnitude, mel_config)
     if log_mel.shape != (magnitude.shape[0], mel_config.n_mels, magnitude.shape[2]):
@@ -80,25 +82,30 @@ def mel_fitted_frequency(magnitude: Tensor, log_mel: Tensor, mel_config: MelConf
         if item.numel() == 0:
             return (estimate / n_fft).transpose(1, 2)
         centre = estimate[item, frame, peak_bin]
-        offsets = torch.arange(-FIT_SPAN, FIT_SPAN + FIT_STEP / 2, FIT_STEP, device=magnitude.device,
-                               dtype=magnitude.dtype)
-        candidates = (centre[:, None] + offsets).clamp(0, last)  # [peaks, C]
         row = (centre / FIT_STEP).round().long()
+        reach = round(FIT_SPAN / FIT_STEP)
+        rows = (row[:, None] + torch.arange(-reach, reach + 1, device=magnitude.device)).clamp(
+            0, log_signatures.shape[0] - 1)  # [peaks, C]: the candidates, as rows of the table
         bands = (first_band[row, None] + torch.arange(reached.shape[1], device=magnitude.device)).clamp(
             max=mel_config.n_mels - 1)  # [peaks, B]: the mel bands the centre's lobe reaches, and a few more
         weight = reached[row].to(magnitude.dtype)  # [peaks, B]: 1 for those it reaches
-        rows = (candidates / FIT_STEP).round().long() * log_signatures.shape[1]
         frames, n_mels = log_mel.shape[2], log_mel.shape[1]
         observed = log_mel.reshape(-1).take((item * n_mels)[:, None] * frames + bands * frames + frame[:, None])
         # Least squares over the reached bands with the level free: sum w r^2 - (sum w r)^2 / sum w
         # for the residuals r = observed - signature, accumulated band by band over [peaks, C].
-        sum_r = sum_r2 = torch.zeros_like(candidates)
+        sum_r = sum_r2 = torch.zeros(rows.shape, device=magnitude.device, dtype=magnitude.dtype)
+        flat_rows = rows * log_signatures.shape[1]
         for b in range(bands.shape[1]):
-            residual = observed[:, b, None] - log_signatures.view(-1).take(rows + bands[:, b, None]).to(candidates)
+            residual = observed[:, b, None] - log_signatures.view(-1).take(flat_rows + bands[:, b, None]).to(sum_r)
             weighted = residual * weight[:, b, None]
             sum_r, sum_r2 = sum_r + weighted, sum_r2 + weighted * residual
         cost = sum_r2 - sum_r**2 / weight.sum(-1, keepdim=True)
-        estimate[item, frame, peak_bin] = candidates.gather(1, cost.argmin(dim=1, keepdim=True))[:, 0]
+        # The best candidate, moved to the vertex of the parabola through its cost and its neighbours'.
+        best = cost.argmin(dim=1, keepdim=True).clamp(1, rows.shape[1] - 2)
+        before, at, after = (cost.gather(1, best + k)[:, 0] for k in (-1, 0, 1))
+        curvature = before - 2 * at + after
+        shift = torch.where(curvature > 0, (before - after) / (2 * curvature).clamp_min(1e-12), 0.0).clamp(-1, 1)
+        estimate[item, frame, peak_bin] = (rows.gather(1, best)[:, 0] + shift) * FIT_STEP
         return (estimate / n_fft).transpose(1, 2)
 
 
