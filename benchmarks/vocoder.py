@@ -11,7 +11,8 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 - log-mel L1: mean |log-mel of the clip - log-mel of the re-analysed output|;
 - real-time factor: synthesis time / audio duration, on this CPU with ``--threads`` threads.
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
-call per vocoder first; the vocoders take turns clip by clip, in an order that rotates). The clips
+call per vocoder first; the vocoders take turns clip by clip, in a random order drawn per clip
+with a fixed seed). The clips
 are spread evenly over the split's sorted file list. ``--refine N`` adds each neural vocoder again
 with N consistency-refinement iterations (``refine_iterations``) in place of its config's, and
 ``--phase SOURCE`` again with that ``phase_source`` in place of its config's, and ``--frequency
@@ -61,8 +62,10 @@ def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Ten
 def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dict[str, float]]:
     """Mean distances and real-time factor of each vocoder over ``clips``.
 
-    The vocoders take turns on each clip, so a change in the machine's load hits them alike, and
-    the turn order rotates from clip to clip, so none is always timed right after the same other.
+    The vocoders take turns on each clip, so a change in the machine's load hits them alike, in
+    an order drawn at random for each clip (seed 0), so each is timed about equally often right
+    after each other: a vocoder run right after a slower one finds its weights out of the cache.
+    (Rotating one order would not do that: it keeps who follows whom.)
     """
     mel_config = next(iter(vocoders.values())).mel_config
     analysis = MelSpectrogram(mel_config)
@@ -72,10 +75,11 @@ def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dic
         vocoder(analysis(clips[0][None]))  # warm-up
     duration = 0.0
     names = list(vocoders)
-    for i, clip in enumerate(clips):
+    turns = torch.Generator().manual_seed(0)
+    for clip in clips:
         log_mel = analysis(clip[None])
         duration += mel_config.num_samples(log_mel.shape[-1]) / mel_config.sample_rate
-        for name in names[i % len(names):] + names[: i % len(names)]:
+        for name in (names[j] for j in torch.randperm(len(names), generator=turns).tolist()):
             vocoder = vocoders[name]
             start = time.perf_counter()
             out = vocoder(log_mel, mel_config)
