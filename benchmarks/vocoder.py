@@ -25,9 +25,8 @@ least-squares magnitude with the true phase, for reference), and the same two di
 printed, with the mean log-magnitude error of each magnitude estimate against the clip's. Two
 rows go through the vocoder's refinement: its own output, and the network's magnitude with the
 gradient phase integrated from the clip's instantaneous frequency (measured from the clip's STFT
-phase) in place of the one estimated from the network's magnitude. The last row is that
-estimate's error at the clip's loud spectral peaks, from the network's magnitude and from the
-clip's own, in bins.
+phase) in place of the vocoder's own estimate. The last row is that estimate's error at the
+clip's loud spectral peaks, in bins, beside the error of the slope of the clip's own magnitude.
 """
 
 from __future__ import annotations
@@ -142,9 +141,10 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
             float((magnitude.clamp_min(1e-5).log() - log_true).abs().mean()),
             float((fitted.clamp_min(1e-5).log() - log_true).abs().mean()))
         peaks = loud_peaks(true.abs())
-        bins_off = [float((magnitude_frequency(m, config) - clip_frequency).abs()[peaks].mean()) * config.n_fft
-                    for m in (magnitude, true.abs())]
-        add("frequency error at the clip's peaks, bins: network magnitude, clip magnitude", *bins_off)
+        bins_off = [float((estimate - clip_frequency).abs()[peaks].mean()) * config.n_fft
+                    for estimate in (vocoder.instantaneous_frequency(magnitude, log_mel),
+                                     magnitude_frequency(true.abs(), config))]
+        add("frequency error at the clip's peaks, bins: the vocoder's estimate, the clip magnitude's slope", *bins_off)
     return {name: (a, b) for name, (a, b) in totals.items()}
 
 

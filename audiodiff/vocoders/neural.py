@@ -24,7 +24,7 @@ from audiodiff.dataclass_dict import checked_fields
 from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.spectrogram import MelConfig, check_mel_config, normalize
 from audiodiff.vocoders.base import Vocoder
-from audiodiff.vocoders.frequency import mel_fitted_frequency
+from audiodiff.vocoders.frequency import magnitude_frequency, mel_fitted_frequency
 from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
 from audiodiff.vocoders.phase import gradient_phase
 from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
@@ -280,9 +280,15 @@ class NeuralVocoder(Vocoder):
         instantaneous frequency ``config.frequency_estimate`` names (from ``log_mel`` for ``"mel"``)."""
         if self.config.phase_source != "gradient":
             return phase
-        frequency = (mel_fitted_frequency(magnitude, log_mel, self.mel_config)
-                     if self.config.frequency_estimate == "mel" else None)
-        return gradient_phase(magnitude, self.mel_config, frequency=frequency)
+        return gradient_phase(magnitude, self.mel_config, frequency=self.instantaneous_frequency(magnitude, log_mel))
+
+    def instantaneous_frequency(self, magnitude: Tensor, log_mel: Tensor) -> Tensor:
+        """The frequency the gradient phase integrates, in cycles per sample, ``[n, n_fft // 2 + 1,
+        frames]``, as ``config.frequency_estimate`` says: from ``magnitude``'s slope, or that with
+        the loud peaks re-fitted to ``log_mel`` ``[n, n_mels, frames]``."""
+        if self.config.frequency_estimate == "mel":
+            return mel_fitted_frequency(magnitude, log_mel, self.mel_config)
+        return magnitude_frequency(magnitude, self.mel_config)
 
     def inverse_stft(self, magnitude: Tensor, phase: Tensor) -> Tensor:
         """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` -> ``[n, (frames - 1) * hop_length]``,
