@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
-from audiodiff.vocoders.frequency import FIT_MAX_HZ, magnitude_frequency, mel_fitted_frequency, phase_frequency
+from audiodiff.vocoders.frequency import (
+    FIT_MAX_HZ,
+    FIT_SPAN,
+    FIT_STEP,
+    _lobe_signatures,
+    magnitude_frequency,
+    mel_fitted_frequency,
+    phase_frequency,
+)
 from audiodiff.vocoders.losses import stft
 
 CONFIG = MelConfig()
@@ -96,3 +104,22 @@ def test_wrong_shapes_are_refused() -> None:
         mel_fitted_frequency(magnitude, log_mel[..., 1:], CONFIG)
     with pytest.raises(ValueError, match=r"expected a spectrogram \[n, 513, frames\]"):
         mel_fitted_frequency(log_mel, log_mel, CONFIG)
+
+
+def test_a_low_sample_rate_fits_below_nyquist_only() -> None:
+    """At 8 kHz (Nyquist below FIT_MAX_HZ) the candidates stop at Nyquist: a tone in range is still
+    moved back from a misplaced peak, and no bin, near Nyquist either, moves further from its slope
+    estimate than the candidates reach (half a bin, plus the rounding to the grid and the parabola)."""
+    config = MelConfig(sample_rate=8000, n_fft=256, hop_length=64, win_length=256, n_mels=40, fmax=4000.0)
+    bin_hz = config.sample_rate / config.n_fft
+    assert _lobe_signatures(config)[0].shape[0] == round(config.n_fft / 2 / FIT_STEP) + 1
+    t = torch.arange(64 * 64) / config.sample_rate
+    tones = (1000.0, 3950.0)
+    log_mel = MelSpectrogram(config)(sum(torch.sin(2 * math.pi * f * t) for f in tones)[None])
+    shifted = sum(torch.sin(2 * math.pi * (f + 0.4 * bin_hz) * t) for f in tones)[None]
+    magnitude = stft(shifted, config.n_fft, config.hop_length, config.win_length)[..., : log_mel.shape[-1]].abs()
+    fitted = mel_fitted_frequency(magnitude, log_mel, config)
+    peak = round(1000.0 / bin_hz + 0.4)
+    assert float((fitted[0, peak, 8:56] * config.sample_rate - 1000.0).abs().max()) <= 0.05 * bin_hz + 1e-3
+    moved = (fitted - magnitude_frequency(magnitude, config)).abs() * config.n_fft
+    assert bool(fitted.isfinite().all()) and float(moved.max()) <= FIT_SPAN + 1.5 * FIT_STEP + 1e-4

@@ -111,12 +111,12 @@ def mel_fitted_frequency(magnitude: Tensor, log_mel: Tensor, mel_config: MelConf
 
 @functools.lru_cache(maxsize=4)
 def _lobe_signatures(mel_config: MelConfig) -> tuple[Tensor, Tensor, Tensor]:
-    """The mel of a unit cosine at every ``FIT_STEP`` bins from 0 to ``FIT_MAX_HZ`` plus ``FIT_SPAN``,
+    """The mel of a unit cosine at every ``FIT_STEP`` bins from 0 to ``FIT_MAX_HZ`` plus ``FIT_SPAN`` (at most Nyquist),
     through ``mel_config``'s Hann-window STFT and filterbank: its log ``[candidates, n_mels]``, the
     first band each one reaches (above ``FIT_BAND_LEVEL`` times its largest) ``[candidates]``, and
     which of the next ``width`` bands it reaches ``[candidates, width]`` (``width``: the most any reaches)."""
     n_fft, win = mel_config.n_fft, mel_config.win_length
-    top = FIT_MAX_HZ * n_fft / mel_config.sample_rate + FIT_SPAN
+    top = min(FIT_MAX_HZ * n_fft / mel_config.sample_rate + FIT_SPAN, n_fft / 2)  # no tone above Nyquist
     frequencies = torch.arange(0, top + FIT_STEP / 2, FIT_STEP, dtype=torch.float64)
     window = torch.zeros(n_fft, dtype=torch.float64)
     window[(n_fft - win) // 2 : (n_fft - win) // 2 + win] = torch.hann_window(win, dtype=torch.float64)
