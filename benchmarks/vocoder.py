@@ -42,6 +42,7 @@ from torch import Tensor
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.training.waveforms import list_audio_files, load_clips
 from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
+from audiodiff.vocoders.differences import local_maxima
 from audiodiff.vocoders.frequency import magnitude_frequency, phase_frequency
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, stft
 from audiodiff.vocoders.mel_inverse import MelInverse
@@ -95,10 +96,7 @@ def evaluate(vocoders: dict[str, Vocoder], clips: list[Tensor]) -> dict[str, dic
 def loud_peaks(magnitude: Tensor) -> Tensor:
     """Boolean mask ``[n, bins, frames]``: bins louder than both neighbours along frequency and
     within 30 dB of their frame's loudest bin."""
-    peaks = torch.zeros_like(magnitude, dtype=torch.bool)
-    middle = magnitude[:, 1:-1]
-    peaks[:, 1:-1] = (middle > magnitude[:, :-2]) & (middle >= magnitude[:, 2:])
-    return peaks & (magnitude > 10 ** (-30 / 20) * magnitude.amax(dim=1, keepdim=True))
+    return local_maxima(magnitude, 1) & (magnitude > 10 ** (-30 / 20) * magnitude.amax(dim=1, keepdim=True))
 
 
 @torch.inference_mode()

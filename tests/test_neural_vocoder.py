@@ -420,9 +420,19 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
         assert (config.refine_iterations, config.phase_source, config.frequency_estimate) == (4, "gradient", "slope")
         assert (bundled.refine_iterations, bundled.phase_source, bundled.frequency_estimate) == (3, "gradient", "mel")
         assert printed["model"]["export_dir"] == "audiodiff/pretrained/vocoder"
-    if recipe == "vocoder-gpu.yaml":  # stage 4, on a GPU: fine-tunes the bundled vocoder from the data pack
-        assert config == bundled and printed["model"]["init_from"] == "audiodiff/pretrained/vocoder"
-        assert printed["data"]["root"] == "data/vocoder-pack"
+
+
+def test_the_gpu_stage_over_the_stage_3_recipe(capsys: pytest.CaptureFixture[str]) -> None:
+    """Stage 4, on a GPU (recipes/gpu): fine-tunes the bundled vocoder, with its config, from the data pack."""
+    with pytest.raises(SystemExit) as exit_info:
+        vocoder_cli(["fit", "--config", str(RECIPES / "vocoder-gradient.yaml"),
+                     "--config", str(RECIPES / "gpu" / "vocoder-stage4.yaml"), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
+    bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
+    assert config == bundled and printed["model"]["init_from"] == "audiodiff/pretrained/vocoder"
+    assert printed["data"]["root"] == "data/vocoder-pack"
 
 
 def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:

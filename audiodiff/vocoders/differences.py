@@ -1,4 +1,4 @@
-"""Finite differences along one axis of a tensor, zero at both ends (same shape as the input)."""
+"""Three-point stencils along one axis of a tensor (same shape as the input, zero or False at both ends)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,12 @@ def central_difference(x: Tensor, dim: int) -> Tensor:
 def second_difference(x: Tensor, dim: int) -> Tensor:
     """``x[i + 1] - 2 x[i] + x[i - 1]`` along ``dim``, 0 at both ends; same shape as ``x``."""
     return _interior(x, dim, lambda before, middle, after: after - 2 * middle + before)
+
+
+def local_maxima(x: Tensor, dim: int) -> Tensor:
+    """Boolean, same shape as ``x``: ``x[i]`` is above ``x[i - 1]`` and at least ``x[i + 1]`` along
+    ``dim`` (the first of a flat top counts); False at both ends."""
+    return _interior(x, dim, lambda before, middle, after: ((middle > before) & (middle >= after)).to(x.dtype)).bool()
 
 
 def _interior(x: Tensor, dim: int, stencil: Callable[[Tensor, Tensor, Tensor], Tensor]) -> Tensor:

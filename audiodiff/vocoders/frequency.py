@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 
 from audiodiff.spectrogram import MelConfig, mel_filterbank
-from audiodiff.vocoders.differences import central_difference
+from audiodiff.vocoders.differences import central_difference, local_maxima
 
 # The Gaussian window that matches a Hann window of length L has gamma = HANN_GAMMA * L**2 (samples**2).
 HANN_GAMMA = 0.25645
@@ -73,9 +73,7 @@ def mel_fitted_frequency(magnitude: Tensor, log_mel: Tensor, mel_config: MelConf
         estimate = slope_frequency(log_magnitude, mel_config) * n_fft  # in bins
         log_signatures, first_band, reached = (t.to(magnitude.device) for t in _lobe_signatures(mel_config))
         last = (log_signatures.shape[0] - 1) * FIT_STEP
-        peaks = torch.zeros_like(log_magnitude, dtype=torch.bool)
-        middle = log_magnitude[..., 1:-1]
-        peaks[..., 1:-1] = (middle > log_magnitude[..., :-2]) & (middle >= log_magnitude[..., 2:])
+        peaks = local_maxima(log_magnitude, 2)
         peaks &= log_magnitude > log_magnitude.amax(dim=2, keepdim=True) + math.log(FIT_LEVEL)
         peaks &= (estimate >= 0) & (estimate <= last - FIT_SPAN)
         item, frame, peak_bin = peaks.nonzero(as_tuple=True)

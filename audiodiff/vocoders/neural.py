@@ -280,7 +280,10 @@ class NeuralVocoder(Vocoder):
         instantaneous frequency ``config.frequency_estimate`` names (from ``log_mel`` for ``"mel"``)."""
         if self.config.phase_source != "gradient":
             return phase
-        return gradient_phase(magnitude, self.mel_config, frequency=self.instantaneous_frequency(magnitude, log_mel))
+        # The slope estimate is gradient_phase's own default; only the mel fit is passed in.
+        fitted = self.config.frequency_estimate == "mel"
+        frequency = self.instantaneous_frequency(magnitude, log_mel) if fitted else None
+        return gradient_phase(magnitude, self.mel_config, frequency=frequency)
 
     def instantaneous_frequency(self, magnitude: Tensor, log_mel: Tensor) -> Tensor:
         """The frequency the gradient phase integrates, in cycles per sample, ``[n, n_fft // 2 + 1,

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from audiodiff.spectrogram import MelConfig
-from audiodiff.vocoders.differences import central_difference, second_difference
+from audiodiff.vocoders.differences import central_difference, local_maxima, second_difference
 from audiodiff.vocoders.frequency import HANN_GAMMA, check_spectrogram, slope_frequency
 
 # Bins quieter than this, relative to the loudest bin of their item, are not locked to a peak.
@@ -86,11 +86,7 @@ def _at_peaks(log_magnitude: Tensor, values: Tensor) -> Tensor:
     Where a region has several loudest bins, the largest of their values; where it has none (a NaN),
     0."""
     log_magnitude = log_magnitude.contiguous()
-    is_minimum = torch.zeros_like(log_magnitude, dtype=torch.bool)
-    if log_magnitude.shape[2] > 2:
-        middle = log_magnitude[..., 1:-1]
-        is_minimum[..., 1:-1] = (middle < log_magnitude[..., :-2]) & (middle <= log_magnitude[..., 2:])
-    region = is_minimum.long().cumsum(2)  # region id of each bin, 0 .. bins - 1
+    region = local_maxima(-log_magnitude, 2).long().cumsum(2)  # region id of each bin, 0 .. bins - 1
     loudest = torch.full_like(log_magnitude, -math.inf).scatter_reduce(2, region, log_magnitude, "amax")
     at_peak = values.masked_fill(log_magnitude != torch.gather(loudest, 2, region), -math.inf)
     per_region = torch.full_like(values, -math.inf).scatter_reduce(2, region, at_peak, "amax")

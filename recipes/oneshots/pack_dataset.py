@@ -22,8 +22,7 @@ from typing import Any
 
 from audiodiff.audio import load, save
 from audiodiff.fileio import atomic_path
-
-METADATA = "metadata.jsonl"
+from audiodiff.training.waveforms import METADATA
 
 
 def read_metadata(root: Path) -> list[dict[str, Any]]:
@@ -56,11 +55,11 @@ def pack(
     audio_seconds = 0.0
     with atomic_path(out, overwrite=overwrite, directory=True) as tmp:
         lines = []
+        (tmp / "audio").mkdir()
         for number, entry in enumerate(chosen):
             audio, rate = load(root / entry["path"])
             audio = audio[:, : round(seconds * rate)]
             name = f"audio/{number:05d}_{Path(entry['path']).stem}.flac"
-            (tmp / "audio").mkdir(exist_ok=True)
             save(tmp / name, audio, rate)
             audio_seconds += audio.shape[-1] / rate
             lines.append(json.dumps(entry | {"path": name}))
