@@ -22,11 +22,13 @@ ESTIMATE`` again with that ``frequency_estimate``.
 refinement starts from it: with ``phase_source`` ``gradient``, integrated from the network's
 magnitude): each is combined with the clip's own STFT phase or magnitude (and Griffin-Lim's
 least-squares magnitude with the true phase, for reference), and the same two distances are
-printed, with the mean log-magnitude error of each magnitude estimate against the clip's. Two
+printed, with the mean log-magnitude error of each magnitude estimate against the clip's. Four
 rows go through the vocoder's refinement: its own output, and the network's magnitude with the
 gradient phase integrated from the clip's instantaneous frequency (measured from the clip's STFT
-phase) in place of the vocoder's own estimate. The last row is that estimate's error at the
-clip's loud spectral peaks, in bins, beside the error of the slope of the clip's own magnitude.
+phase) in place of the vocoder's own estimate: everywhere, only at the loud peaks of the network's
+magnitude (what a better estimate of the partials' frequency could at most win), and everywhere
+but there. The last row is that estimate's error at the clip's loud spectral peaks, in bins,
+beside the error of the slope of the clip's own magnitude.
 """
 
 from __future__ import annotations
@@ -123,14 +125,23 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
         phase = vocoder.starting_phase(magnitude, phase, log_mel)
         fitted = least_squares(log_mel.exp())
         clip_frequency = phase_frequency(true, config)
-        with_clip_frequency = gradient_phase(magnitude, config, frequency=clip_frequency)
+        own_frequency = vocoder.instantaneous_frequency(magnitude, log_mel)
+        # The clip's frequency only at the network magnitude's loud peaks (where a better frequency
+        # estimate could come from), and only elsewhere (the noise and quiet bins between them).
+        at_peaks = loud_peaks(magnitude)
+        clip_frequency_at = {  # row name suffix -> frequency
+            "": clip_frequency,
+            " at the network's loud peaks only": torch.where(at_peaks, clip_frequency, own_frequency),
+            " everywhere but the network's loud peaks": torch.where(at_peaks, own_frequency, clip_frequency),
+        }
         for name, (m, p, refined) in {
             "network magnitude + true phase": (magnitude, true.angle(), False),
             "true magnitude + network phase": (true.abs(), phase, False),
             "least-squares magnitude + true phase": (fitted, true.angle(), False),
             "network magnitude + network phase, refined (the vocoder's output)": (magnitude, phase, True),
-            "network magnitude + gradient phase of the clip's frequency, refined":
-                (magnitude, with_clip_frequency, True),
+            **{f"network magnitude + gradient phase of the clip's frequency{where}, refined":
+               (magnitude, gradient_phase(magnitude, config, frequency=frequency), True)
+               for where, frequency in clip_frequency_at.items()},
         }.items():
             out = vocoder.refiner(m, p, log_mel) if refined else vocoder.inverse_stft(m, p)
             add(name, float(stft_distance(out, clip[None, :n])), float((analysis(out) - log_mel).abs().mean()))
@@ -140,8 +151,7 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
             float((fitted.clamp_min(1e-5).log() - log_true).abs().mean()))
         peaks = loud_peaks(true.abs())
         bins_off = [float((estimate - clip_frequency).abs()[peaks].mean()) * config.n_fft
-                    for estimate in (vocoder.instantaneous_frequency(magnitude, log_mel),
-                                     magnitude_frequency(true.abs(), config))]
+                    for estimate in (own_frequency, magnitude_frequency(true.abs(), config))]
         add("frequency error at the clip's peaks, bins: the vocoder's estimate, the clip magnitude's slope", *bins_off)
     return {name: (a, b) for name, (a, b) in totals.items()}
 

@@ -101,3 +101,44 @@ def test_with_the_true_magnitude_both_frequency_estimates_are_the_clips() -> Non
     vocoder.network = Oracle(clip, vocoder.window)
     network_error, clip_error = bench.decompose(vocoder, [clip])[FREQUENCY_ROW]
     assert network_error == clip_error < 0.1
+
+
+REFINED_ROWS = (
+    "network magnitude + network phase, refined (the vocoder's output)",
+    "network magnitude + gradient phase of the clip's frequency, refined",
+    "network magnitude + gradient phase of the clip's frequency at the network's loud peaks only, refined",
+    "network magnitude + gradient phase of the clip's frequency everywhere but the network's loud peaks, refined",
+)
+
+
+def gradient_vocoder() -> NeuralVocoder:
+    torch.manual_seed(0)
+    return NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1, refine_iterations=2,
+                                             phase_source="gradient", frequency_estimate="mel")).eval()
+
+
+def test_the_split_rows_take_the_clips_frequency_at_the_loud_peaks_and_everywhere_else(monkeypatch) -> None:
+    """A vocoder whose own estimate is the clip's frequency at its loud peaks only: its output is the
+    "at the loud peaks only" row, and "everywhere but the loud peaks" is the clip's frequency everywhere."""
+    clip = harmonic()
+    vocoder = gradient_vocoder()
+    clip_frequency = bench.phase_frequency(Oracle(clip, vocoder.window).stft, CONFIG)
+    monkeypatch.setattr(vocoder, "instantaneous_frequency", lambda magnitude, log_mel: torch.where(
+        bench.loud_peaks(magnitude), clip_frequency, bench.magnitude_frequency(magnitude, CONFIG)))
+    rows = bench.decompose(vocoder, [clip])
+    own, everywhere, at_peaks, elsewhere = (rows[name] for name in REFINED_ROWS)
+    assert at_peaks == own and elsewhere == everywhere
+    assert everywhere != own  # the untrained network's slope is not the clip's frequency between its peaks
+
+
+def test_a_vocoder_whose_estimate_is_the_clips_frequency_scores_the_same_on_all_refined_rows(monkeypatch) -> None:
+    clip = harmonic()
+    vocoder = gradient_vocoder()
+    clip_stft = Oracle(clip, vocoder.window).stft
+    monkeypatch.setattr(vocoder, "instantaneous_frequency",
+                        lambda magnitude, log_mel: bench.phase_frequency(clip_stft, CONFIG))
+    rows = bench.decompose(vocoder, [clip])
+    scores = [rows[name] for name in REFINED_ROWS]
+    assert all(math.isclose(s[0], scores[0][0], rel_tol=1e-6) and math.isclose(s[1], scores[0][1], rel_tol=1e-6)
+               for s in scores)
+    assert rows[FREQUENCY_ROW][0] == 0.0
