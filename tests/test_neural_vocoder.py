@@ -400,12 +400,23 @@ def train_losses(metrics: Path, key: str) -> list[float]:
         return [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
 
 
+# Recipes that are overrides on top of another recipe (the stage-4 fine-tunes) -> that recipe.
+OVERLAYS = {"vocoder-mel.yaml": RECIPES / "vocoder-gradient.yaml",
+            "gpu/vocoder-stage4.yaml": RECIPES / "vocoder-gradient.yaml"}
+
+
+def print_recipe(recipe: str, capsys: pytest.CaptureFixture[str]) -> dict:
+    """The resolved config of ``recipe`` (over its base recipe where it is an overlay)."""
+    base = ["--config", str(OVERLAYS[recipe])] if recipe in OVERLAYS else []
+    with pytest.raises(SystemExit) as exit_info:
+        vocoder_cli(["fit", *base, "--config", str(RECIPES / recipe), "--print_config"])
+    assert exit_info.value.code in (0, None)
+    return yaml.safe_load(capsys.readouterr().out)
+
+
 @pytest.mark.parametrize("recipe", sorted(p.name for p in RECIPES.glob("vocoder*.yaml")))
 def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as exit_info:
-        vocoder_cli(["fit", "--config", str(RECIPES / recipe), "--print_config"])
-    assert exit_info.value.code in (0, None)
-    printed = yaml.safe_load(capsys.readouterr().out)
+    printed = print_recipe(recipe, capsys)
     config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
     assert printed["data"]["segment_samples"] > config.mel.n_fft and printed["data"]["batch_size"] >= 1
     bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
@@ -422,17 +433,19 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
         assert printed["model"]["export_dir"] == "audiodiff/pretrained/vocoder"
 
 
-def test_the_gpu_stage_over_the_stage_3_recipe(capsys: pytest.CaptureFixture[str]) -> None:
-    """Stage 4, on a GPU (recipes/gpu): fine-tunes the bundled vocoder, with its config, from the data pack."""
-    with pytest.raises(SystemExit) as exit_info:
-        vocoder_cli(["fit", "--config", str(RECIPES / "vocoder-gradient.yaml"),
-                     "--config", str(RECIPES / "gpu" / "vocoder-stage4.yaml"), "--print_config"])
-    assert exit_info.value.code in (0, None)
-    printed = yaml.safe_load(capsys.readouterr().out)
+@pytest.mark.parametrize(("recipe", "data_root"), [("vocoder-mel.yaml", "data/oneshots"),
+                                                   ("gpu/vocoder-stage4.yaml", "data/vocoder-pack")])
+def test_the_stage_4_fine_tunes_over_the_stage_3_recipe(
+    recipe: str, data_root: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Stage 4, on the CPU (vocoder-mel.yaml, whose second run the bundled weights are) or on a GPU
+    (recipes/gpu, from the data pack): fine-tunes the bundled vocoder with its own config."""
+    printed = print_recipe(recipe, capsys)
     config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
     bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
     assert config == bundled and printed["model"]["init_from"] == "audiodiff/pretrained/vocoder"
-    assert printed["data"]["root"] == "data/vocoder-pack"
+    assert printed["data"]["root"] == data_root
+    assert printed["model"]["export_dir"].startswith("runs/")  # never over the weights it starts from
 
 
 def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
