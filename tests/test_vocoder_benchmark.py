@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import math
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -44,9 +45,10 @@ class Oracle(nn.Module):
         return self.stft.abs(), self.stft.angle()
 
 
-def tiny_vocoder(seed: int) -> NeuralVocoder:
+def tiny_vocoder(seed: int, **settings: Any) -> NeuralVocoder:
+    """An untrained one-block vocoder; ``settings`` are further :class:`NeuralVocoderConfig` fields."""
     torch.manual_seed(seed)
-    return NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1)).eval()
+    return NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1, **settings)).eval()
 
 
 def test_a_network_that_returns_the_true_stft_scores_zero_on_its_own_rows() -> None:
@@ -79,9 +81,7 @@ def test_the_least_squares_reference_does_not_depend_on_the_network() -> None:
 
 def test_the_refined_rows_are_the_vocoders_output_and_its_frequency_swapped_for_the_clips() -> None:
     clip = harmonic()
-    torch.manual_seed(0)
-    vocoder = NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1,
-                                                refine_iterations=2, phase_source="gradient")).eval()
+    vocoder = tiny_vocoder(0, refine_iterations=2, phase_source="gradient")
     rows = bench.decompose(vocoder, [clip])
     log_mel = MelSpectrogram(CONFIG)(clip[None])
     with torch.inference_mode():
@@ -112,9 +112,7 @@ REFINED_ROWS = (
 
 
 def gradient_vocoder() -> NeuralVocoder:
-    torch.manual_seed(0)
-    return NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1, refine_iterations=2,
-                                             phase_source="gradient", frequency_estimate="mel")).eval()
+    return tiny_vocoder(0, refine_iterations=2, phase_source="gradient", frequency_estimate="mel")
 
 
 def test_the_split_rows_take_the_clips_frequency_at_the_loud_peaks_and_everywhere_else(monkeypatch) -> None:
