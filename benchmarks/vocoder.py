@@ -1,8 +1,7 @@
 """Vocoder quality and speed on held-out real clips: Griffin-Lim (32 and 100 iterations) vs neural.
 
 Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
-       [--vocoder ANOTHER_FOLDER ...] [--refine N ...] [--phase network|gradient ...]
-       [--frequency slope|mel ...] [--clips 64]
+       [--vocoder ANOTHER_FOLDER ...] [--play SETTING=VALUE[,SETTING=VALUE...] ...] [--clips 64]
        [--split val] [--threads 2] [--decompose]
 
 For each clip the log-mel is vocoded back to audio and compared with the clip:
@@ -13,10 +12,10 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
 call per vocoder first; the vocoders take turns clip by clip, in a random order drawn per clip
 with a fixed seed). The clips
-are spread evenly over the split's sorted file list. ``--refine N`` adds each neural vocoder again
-with N consistency-refinement iterations (``refine_iterations``) in place of its config's, and
-``--phase SOURCE`` again with that ``phase_source`` in place of its config's, and ``--frequency
-ESTIMATE`` again with that ``frequency_estimate``.
+are spread evenly over the split's sorted file list. ``--play SETTINGS`` adds each neural vocoder
+again with those playback settings (``NeuralVocoderConfig`` fields that shape no weights:
+``refine_iterations``, ``refine_fit_steps``, ``refine_anchor``, ``phase_source``,
+``frequency_estimate``) in place of its config's, e.g. ``--play refine_anchor=0,refine_fit_steps=3``.
 
 ``--decompose`` also tells a neural vocoder's magnitude and phase apart (its phase as the
 refinement starts from it: with ``phase_source`` ``gradient``, integrated from the network's
@@ -48,8 +47,22 @@ from audiodiff.vocoders.differences import local_maxima
 from audiodiff.vocoders.frequency import magnitude_frequency, phase_frequency
 from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, stft
 from audiodiff.vocoders.mel_inverse import MelInverse
-from audiodiff.vocoders.neural import FREQUENCY_ESTIMATES, PHASE_SOURCES
+from audiodiff.vocoders.neural import PLAYBACK_SETTINGS, NeuralVocoderConfig
 from audiodiff.vocoders.phase import gradient_phase
+
+
+def playback_settings(text: str) -> dict[str, int | float | str]:
+    """``"refine_anchor=0,refine_fit_steps=3"`` -> ``{"refine_anchor": 0.0, "refine_fit_steps": 3}``,
+    each value of its config field's type."""
+    defaults = NeuralVocoderConfig()
+    settings: dict[str, int | float | str] = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        if key not in PLAYBACK_SETTINGS or not value:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} is not SETTING=VALUE with SETTING one of {', '.join(PLAYBACK_SETTINGS)}")
+        settings[key] = type(getattr(defaults, key))(value)
+    return settings
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
@@ -161,12 +174,9 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder with metadata.jsonl")
     parser.add_argument("--vocoder", type=Path, action="append", required=True,
                         help="a neural vocoder folder (repeat to compare several)")
-    parser.add_argument("--refine", type=int, action="append", default=[],
-                        help="also run each neural vocoder with this many refinement iterations (repeatable)")
-    parser.add_argument("--phase", choices=PHASE_SOURCES, action="append", default=[],
-                        help="also run each neural vocoder with this phase source (repeatable)")
-    parser.add_argument("--frequency", choices=FREQUENCY_ESTIMATES, action="append", default=[],
-                        help="also run each neural vocoder with this frequency estimate (repeatable)")
+    parser.add_argument("--play", type=playback_settings, action="append", default=[],
+                        help="also run each neural vocoder with these playback settings, e.g. "
+                             "refine_iterations=4 or refine_anchor=0,refine_fit_steps=3 (repeatable)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--split", default="val")
     parser.add_argument("--threads", type=int, default=2)
@@ -175,11 +185,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     neural = {str(path): NeuralVocoder.from_pretrained(path) for path in args.vocoder}
-    variants = ({f"{n} refinement iterations": {"refine_iterations": n} for n in args.refine}
-                | {f"{p} phase": {"phase_source": p} for p in args.phase}
-                | {f"{f} frequency": {"frequency_estimate": f} for f in args.frequency})
-    refined = {f"{path}, {label}": NeuralVocoder.from_pretrained(path, **override)
-               for path in args.vocoder for label, override in variants.items()}
+    variants = {",".join(f"{k}={v}" for k, v in settings.items()): settings for settings in args.play}
+    refined = {f"{path}, {label}": NeuralVocoder.from_pretrained(path, **settings)
+               for path in args.vocoder for label, settings in variants.items()}
     mel = next(iter(neural.values())).mel_config
     vocoders: dict[str, Vocoder] = {
         "griffinlim:32": GriffinLimVocoder(mel, n_iter=32),

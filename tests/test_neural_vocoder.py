@@ -33,7 +33,7 @@ from audiodiff.vocoders.losses import (
     stft_magnitude,
 )
 from audiodiff.vocoders.mel_inverse import MelInverse
-from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+from audiodiff.vocoders.neural import PLAYBACK_SETTINGS, NeuralVocoder, NeuralVocoderConfig
 from tests.conftest import TINY_MEL
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -153,12 +153,14 @@ def test_save_load_round_trip_gives_identical_output(tmp_path: Path) -> None:
 def test_settings_name_the_weights_file_and_what_overrides_it(tmp_path: Path) -> None:
     vocoder = tiny_vocoder()
     assert vocoder.settings() == {"name": "neural", "weights_hash": None, "refine_iterations": 0,
-                                  "phase_source": "network", "frequency_estimate": "slope"}
+                                  "refine_fit_steps": 3, "refine_anchor": 0.0, "phase_source": "network",
+                                  "frequency_estimate": "slope"}
     folder = vocoder.save_pretrained(tmp_path / "voc")
     loaded = NeuralVocoder.from_pretrained(folder, refine_iterations=3, phase_source="gradient",
                                            frequency_estimate="mel")
     assert loaded.settings() == {"name": "neural", "weights_hash": file_hash(folder / "model.safetensors"),
-                                 "refine_iterations": 3, "phase_source": "gradient", "frequency_estimate": "mel"}
+                                 "refine_iterations": 3, "refine_fit_steps": 3, "refine_anchor": 0.0,
+                                 "phase_source": "gradient", "frequency_estimate": "mel"}
 
 
 def test_half_precision_weights_halve_the_file(tmp_path: Path) -> None:
@@ -400,14 +402,16 @@ def train_losses(metrics: Path, key: str) -> list[float]:
         return [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
 
 
-# Recipes that are overrides on top of another recipe (the stage-4 fine-tunes) -> that recipe.
-OVERLAYS = {"vocoder-mel.yaml": RECIPES / "vocoder-gradient.yaml",
-            "gpu/vocoder-stage4.yaml": RECIPES / "vocoder-gradient.yaml"}
+# Recipes that are overrides on top of others (the fine-tunes of stages 4 and 5 and the GPU's)
+# -> those, in the order they are given.
+OVERLAYS = {"vocoder-mel.yaml": ["vocoder-gradient.yaml"],
+            "vocoder-anchor.yaml": ["vocoder-gradient.yaml", "vocoder-mel.yaml"],
+            "gpu/vocoder-finetune.yaml": ["vocoder-gradient.yaml"]}
 
 
 def print_recipe(recipe: str, capsys: pytest.CaptureFixture[str]) -> dict:
     """The resolved config of ``recipe`` (over its base recipe where it is an overlay)."""
-    base = ["--config", str(OVERLAYS[recipe])] if recipe in OVERLAYS else []
+    base = [arg for name in OVERLAYS.get(recipe, []) for arg in ("--config", str(RECIPES / name))]
     with pytest.raises(SystemExit) as exit_info:
         vocoder_cli(["fit", *base, "--config", str(RECIPES / recipe), "--print_config"])
     assert exit_info.value.code in (0, None)
@@ -423,27 +427,34 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
     stages = {"vocoder-refine.yaml": "runs/vocoder/export", "vocoder-gradient.yaml": "runs/vocoder-refine/export"}
     if recipe in stages:  # stages 2 and 3 of the bundled vocoder: its weights' shape, from the previous export
         assert printed["model"]["init_from"] == stages[recipe]
-        assert dataclasses.replace(config, refine_iterations=bundled.refine_iterations,
-                                   phase_source=bundled.phase_source,
-                                   frequency_estimate=bundled.frequency_estimate) == bundled
-    if recipe == "vocoder-gradient.yaml":  # the last stage, written where the bundled vocoder lives; its
-        # config.json then plays the weights with other settings that shape none (README, Vocoders)
+        assert dataclasses.replace(config, **{k: getattr(bundled, k) for k in PLAYBACK_SETTINGS}) == bundled
+    if recipe == "vocoder-gradient.yaml":  # stage 3, written where the bundled vocoder lives for stages 4 and
+        # 5 to continue; the bundled config.json plays the weights with other settings that shape none
         assert (config.refine_iterations, config.phase_source, config.frequency_estimate) == (4, "gradient", "slope")
-        assert (bundled.refine_iterations, bundled.phase_source, bundled.frequency_estimate) == (3, "gradient", "mel")
+        assert (bundled.refine_iterations, bundled.phase_source, bundled.frequency_estimate) == (4, "gradient", "mel")
+        assert (bundled.refine_fit_steps, bundled.refine_anchor) == (1, 0.5)
         assert printed["model"]["export_dir"] == "audiodiff/pretrained/vocoder"
 
 
 @pytest.mark.parametrize(("recipe", "data_root"), [("vocoder-mel.yaml", "data/oneshots"),
-                                                   ("gpu/vocoder-stage4.yaml", "data/vocoder-pack")])
-def test_the_stage_4_fine_tunes_over_the_stage_3_recipe(
+                                                   ("vocoder-anchor.yaml", "data/oneshots"),
+                                                   ("gpu/vocoder-finetune.yaml", "data/vocoder-pack")])
+def test_the_fine_tunes_start_from_the_bundled_vocoder_and_export_elsewhere(
     recipe: str, data_root: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Stage 4, on the CPU (vocoder-mel.yaml, whose second run the bundled weights are) or on a GPU
-    (recipes/gpu, from the data pack): fine-tunes the bundled vocoder with its own config."""
+    """Stages 4 and 5 on the CPU (vocoder-mel.yaml, then vocoder-anchor.yaml over it, whose second
+    run the bundled weights are) and the GPU fine-tune (recipes/gpu, from the data pack) continue
+    the bundled vocoder's weights with its shape; the last CPU stage and the GPU one also with its
+    playback settings."""
     printed = print_recipe(recipe, capsys)
     config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
     bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
-    assert config == bundled and printed["model"]["init_from"] == "audiodiff/pretrained/vocoder"
+    assert dataclasses.replace(config, **{k: getattr(bundled, k) for k in PLAYBACK_SETTINGS}) == bundled
+    if recipe == "vocoder-anchor.yaml":  # its second run trained with 4 iterations (the recipe's comment)
+        assert config == dataclasses.replace(bundled, refine_iterations=3)
+    if recipe.startswith("gpu/"):
+        assert config == bundled
+    assert printed["model"]["init_from"] == "audiodiff/pretrained/vocoder"
     assert printed["data"]["root"] == data_root
     assert printed["model"]["export_dir"].startswith("runs/")  # never over the weights it starts from
 
@@ -495,11 +506,11 @@ def test_init_from_starts_from_a_saved_vocoder(tmp_path: Path) -> None:
         VocoderModule(other, init_from=str(tmp_path / "saved")).setup("fit")
 
     # refinement and phase source shape no weights: a vocoder saved without them fine-tunes with them on
-    refined = VocoderModule(dataclasses.replace(TINY, refine_iterations=3, phase_source="gradient"),
-                            init_from=str(tmp_path / "saved"))
+    playback = {"refine_iterations": 3, "refine_fit_steps": 1, "refine_anchor": 0.5, "phase_source": "gradient",
+                "frequency_estimate": "mel"}
+    refined = VocoderModule(dataclasses.replace(TINY, **playback), init_from=str(tmp_path / "saved"))
     refined.setup("fit")
-    assert refined.vocoder.config.refine_iterations == 3
-    assert refined.vocoder.config.phase_source == "gradient"
+    assert {k: getattr(refined.vocoder.config, k) for k in playback} == playback
     assert torch.equal(refined.vocoder.state_dict()["network.head.weight"], source["network.head.weight"])
 
     # a spectral refiner may be added: it starts as the identity, so the output is the saved one's

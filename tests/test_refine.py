@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchaudio
 
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
 from audiodiff.vocoders import load_vocoder
@@ -89,11 +90,60 @@ def test_the_refit_keeps_the_starting_fine_structure() -> None:
                                atol=2e-3, rtol=0)
 
 
+def test_a_fully_anchored_refinement_is_fast_griffin_lim_on_the_starting_magnitude() -> None:
+    """With ``anchor=1`` and no refit steps every iteration keeps the starting magnitude, which is
+    fast Griffin-Lim: torchaudio's from zero phase gives the same waveform. Measured: 1.1e-6 apart
+    without momentum, 1.2e-4 with 0.9 (float32 rounding that the momentum carries on)."""
+    x = tone()
+    magnitude = spectrum_of(x).abs()
+    log_mel = MelSpectrogram(CONFIG)(x)
+    window = torch.hann_window(CONFIG.win_length)
+    refiner = MelConsistencyRefiner(CONFIG, 5, refit_steps=0, momentum=0.9, anchor=1.0)
+    out = refiner(magnitude, torch.zeros_like(magnitude), log_mel)
+    expected = torchaudio.functional.griffinlim(
+        magnitude, window=window, n_fft=CONFIG.n_fft, hop_length=CONFIG.hop_length,
+        win_length=CONFIG.win_length, power=1.0, n_iter=5, momentum=0.9, length=out.shape[-1], rand_init=False)
+    torch.testing.assert_close(out, expected, atol=1e-3, rtol=0)
+    unanchored = MelConsistencyRefiner(CONFIG, 5, refit_steps=0, momentum=0.9)
+    unanchored = unanchored(magnitude, torch.zeros_like(magnitude), log_mel)
+    assert float((unanchored - expected).abs().max()) > 1e-3
+
+
+def test_the_anchor_keeps_the_quiet_bins_nearer_the_starting_magnitude() -> None:
+    """From the tone's true magnitude and its phase jittered by up to 0.6 rad, the inconsistent
+    phase leaks the partials into the quiet bins between them (the output is louder there than
+    the tone); plain iterations keep the leak as their next target, anchored ones pull those bins
+    back. Measured: mean log-magnitude error in the bins 40 dB or more below the loudest 1.75
+    (nats) unanchored, 1.65 with anchor 0.5."""
+    x = tone()
+    spectrum = spectrum_of(x)
+    true = spectrum[..., 1:-1, 1:-1].abs()  # inner frames: the output is one hop shorter than x
+    log_mel = MelSpectrogram(CONFIG)(x)
+    jitter = (torch.rand(spectrum.shape, generator=torch.Generator().manual_seed(0)) - 0.5) * 1.2
+    quiet = true < true.max() * 10 ** (-40 / 20)
+
+    def quiet_error(anchor: float) -> tuple[float, float]:
+        """(mean |error|, mean error) of the output's log magnitude in the quiet bins."""
+        out = MelConsistencyRefiner(CONFIG, 3, anchor=anchor)(spectrum.abs(), spectrum.angle() + jitter, log_mel)
+        error = spectrum_of(out)[..., 1:-1, 1:-1].abs().clamp_min(1e-5).log() - true.clamp_min(1e-5).log()
+        return float(error.abs()[quiet].mean()), float(error[quiet].mean())
+
+    (plain, plain_signed), (anchored, _) = quiet_error(0.0), quiet_error(0.5)
+    assert plain_signed > 0.9 * plain  # a leak: louder than the tone
+    assert anchored < plain - 0.05
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="iterations must be at least 0"):
         MelConsistencyRefiner(CONFIG, -1)
     with pytest.raises(ValueError, match="momentum"):
         MelConsistencyRefiner(CONFIG, 2, momentum=1.0)
+    with pytest.raises(ValueError, match="anchor must be in"):
+        MelConsistencyRefiner(CONFIG, 2, anchor=1.5)
+    with pytest.raises(ValueError, match="refine_anchor must be in"):
+        NeuralVocoderConfig(refine_anchor=-0.1)
+    with pytest.raises(ValueError, match="refine_fit_steps"):
+        NeuralVocoderConfig(refine_fit_steps=-1)
     with pytest.raises(ValueError, match="refine_iterations"):
         NeuralVocoderConfig(refine_iterations=-2)
 
@@ -115,6 +165,18 @@ def test_neural_vocoder_refines_as_configured_and_loads_with_another_count(tmp_p
     assert NeuralVocoder.from_pretrained(folder).config.refine_iterations == 0
     again = dataclasses.replace(config, refine_iterations=8)
     assert NeuralVocoder.from_pretrained(folder, refine_iterations=8).config == again
+
+
+def test_the_refinement_settings_load_over_the_saved_ones(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    config = NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1, refine_iterations=2)
+    folder = NeuralVocoder(config).save_pretrained(tmp_path / "v")
+    loaded = NeuralVocoder.from_pretrained(folder, refine_anchor=0.5, refine_fit_steps=1)
+    assert loaded.config == dataclasses.replace(config, refine_anchor=0.5, refine_fit_steps=1)
+    assert (loaded.refiner.anchor, loaded.refiner.refit.steps) == (0.5, 1)
+    assert loaded.settings()["refine_anchor"] == 0.5
+    with pytest.raises(TypeError, match="not playback settings: dim"):
+        NeuralVocoder.from_pretrained(folder, dim=32)
 
 
 def test_neural_spec_option_is_the_refinement_count(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import math
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from torch import Tensor, nn
 
@@ -140,3 +142,14 @@ def test_a_vocoder_whose_estimate_is_the_clips_frequency_scores_the_same_on_all_
     assert all(math.isclose(s[0], scores[0][0], rel_tol=1e-6) and math.isclose(s[1], scores[0][1], rel_tol=1e-6)
                for s in scores)
     assert rows[FREQUENCY_ROW][0] == 0.0
+
+
+def test_playback_settings_are_parsed_to_their_config_types() -> None:
+    assert bench.playback_settings("refine_anchor=0,refine_fit_steps=3,phase_source=network") == {
+        "refine_anchor": 0.0, "refine_fit_steps": 3, "phase_source": "network"}
+    assert isinstance(bench.playback_settings("refine_anchor=1")["refine_anchor"], float)
+    for bad in ("dim=8", "refine_iterations", "refine_iterations="):
+        with pytest.raises(argparse.ArgumentTypeError, match="is not SETTING=VALUE with SETTING one of refine_"):
+            bench.playback_settings(bad)
+    with pytest.raises(ValueError):
+        bench.playback_settings("refine_iterations=two")

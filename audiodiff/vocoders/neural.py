@@ -38,6 +38,10 @@ PHASE_SOURCES = ("network", "gradient")
 FREQUENCY_ESTIMATES = ("slope", "mel")
 
 
+# Config fields that change how a vocoder plays its network's output, not its weights.
+PLAYBACK_SETTINGS = ("refine_iterations", "refine_fit_steps", "refine_anchor", "phase_source", "frequency_estimate")
+
+
 @dataclass(frozen=True)
 class NeuralVocoderConfig:
     """Shape of a :class:`NeuralVocoder`; saved as ``config.json`` next to the weights.
@@ -64,6 +68,10 @@ class NeuralVocoderConfig:
         spectral_channels: their width.
         refine_iterations: iterations of mel-constrained fast Griffin-Lim started from the
             network's STFT (:class:`MelConsistencyRefiner`); 0 plays the network's STFT as it is.
+        refine_fit_steps: NNLS steps that fit each refinement iteration's magnitude to the mel.
+        refine_anchor: weight in ``[0, 1]`` of the network's magnitude in each refinement
+            iteration's fine structure (:class:`MelConsistencyRefiner`'s ``anchor``); 0 keeps the
+            refined signal's own, as vocoders saved before this setting existed did.
         phase_source: ``"network"`` plays the phase the network predicts; ``"gradient"``
             replaces it with the phase integrated from the predicted magnitude's gradient
             (:func:`gradient_phase`), which keeps partials coherent from frame to frame.
@@ -85,6 +93,8 @@ class NeuralVocoderConfig:
     spectral_layers: int = 0
     spectral_channels: int = 16
     refine_iterations: int = 0
+    refine_fit_steps: int = 3
+    refine_anchor: float = 0.0
     phase_source: str = "network"
     frequency_estimate: str = "slope"
 
@@ -100,6 +110,10 @@ class NeuralVocoderConfig:
                              f"{self.spectral_layers} and {self.spectral_channels}")
         if self.refine_iterations < 0:
             raise ValueError(f"refine_iterations must be at least 0, got {self.refine_iterations}")
+        if self.refine_fit_steps < 0:
+            raise ValueError(f"refine_fit_steps must be at least 0, got {self.refine_fit_steps}")
+        if not 0 <= self.refine_anchor <= 1:
+            raise ValueError(f"refine_anchor must be in [0, 1], got {self.refine_anchor}")
         if self.phase_source not in PHASE_SOURCES:
             raise ValueError(f"phase_source must be one of {', '.join(PHASE_SOURCES)}, got {self.phase_source!r}")
         if self.frequency_estimate not in FREQUENCY_ESTIMATES:
@@ -254,14 +268,14 @@ class NeuralVocoder(Vocoder):
         super().__init__(config.mel)
         self.config = config
         self.network = VocosNetwork(config)
-        self.refiner = MelConsistencyRefiner(config.mel, config.refine_iterations)
+        self.refiner = MelConsistencyRefiner(config.mel, config.refine_iterations, config.refine_fit_steps,
+                                             anchor=config.refine_anchor)
         self.register_buffer("window", torch.hann_window(config.mel.win_length), persistent=False)
         self.weights_hash: str | None = None  # of the model.safetensors it was loaded from
 
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, "weights_hash": self.weights_hash,
-                "refine_iterations": self.config.refine_iterations, "phase_source": self.config.phase_source,
-                "frequency_estimate": self.config.frequency_estimate}
+                **{key: getattr(self.config, key) for key in PLAYBACK_SETTINGS}}
 
     def synthesize(self, log_mel: Tensor) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
@@ -324,25 +338,26 @@ class NeuralVocoder(Vocoder):
         path: str | Path,
         *,
         mel_config: MelConfig | None = None,
-        refine_iterations: int | None = None,
-        phase_source: str | None = None,
-        frequency_estimate: str | None = None,
+        **playback: Any,
     ) -> NeuralVocoder:
         """Load a folder written by :meth:`save_pretrained` (float32, on the CPU).
 
-        ``refine_iterations``, ``phase_source`` and ``frequency_estimate`` replace the saved
-        config's (they change no weights).
+        ``playback`` settings (any of :data:`PLAYBACK_SETTINGS`: the refinement, the phase
+        source and the frequency estimate) replace the saved config's; they change no weights.
+        ``None`` keeps the saved one.
 
         Raises:
             ModelFormatError: (a ``ValueError``) when files are missing, corrupt or from a newer
                 format.
             MelConfigMismatch: when ``mel_config`` is given and differs from the vocoder's.
+            TypeError: for a setting that is not a playback setting.
         """
+        unknown = set(playback) - set(PLAYBACK_SETTINGS)
+        if unknown:
+            raise TypeError(f"not playback settings: {', '.join(sorted(unknown))}")
         path = Path(path)
         config = _read_config(path)
-        overrides = {"refine_iterations": refine_iterations, "phase_source": phase_source,
-                     "frequency_estimate": frequency_estimate}
-        config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+        config = dataclasses.replace(config, **{k: v for k, v in playback.items() if v is not None})
         if mel_config is not None:
             check_mel_config(mel_config, config.mel, what=f"the neural vocoder in {path}")
         state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))

@@ -7,6 +7,11 @@ et al., 2013) started from the network's phase fixes that in a few iterations. W
 Griffin-Lim pulls the magnitude towards one fixed estimate, here each iteration keeps the fine
 structure of the current signal's magnitude and rescales it with non-negative least-squares steps
 until its mel matches the input mel (:class:`MelInverse` started from that magnitude).
+
+With an ``anchor`` above 0 that fine structure is the weighted geometric mean of the current
+signal's magnitude and the network's: an inconsistent phase leaks energy from loud bins into the
+quiet ones around them, and plain iterations adopt the leak as the next target, where the anchor
+pulls each quiet bin back towards the level the network predicted for it.
 """
 
 from __future__ import annotations
@@ -41,18 +46,23 @@ class MelConsistencyRefiner(nn.Module):
         iterations: refinement iterations; 0 is the plain inverse STFT of the estimate.
         refit_steps: NNLS steps that fit each iteration's magnitude to the mel.
         momentum: fast Griffin-Lim momentum in ``[0, 1)``.
+        anchor: weight in ``[0, 1]`` of the network's (mel-fitted) magnitude in each iteration's
+            fine structure, against the current signal's; 0 keeps the signal's alone.
     """
 
     def __init__(
-        self, mel_config: MelConfig, iterations: int, refit_steps: int = 3, momentum: float = 0.99
+        self, mel_config: MelConfig, iterations: int, refit_steps: int = 3, momentum: float = 0.99,
+        anchor: float = 0.0,
     ) -> None:
         super().__init__()
         if iterations < 0:
             raise ValueError(f"iterations must be at least 0, got {iterations}")
+        check_anchor(anchor)
         check_momentum(momentum)
         self.mel_config = mel_config
         self.iterations = iterations
         self.momentum = momentum
+        self.anchor = anchor
         self.refit = MelInverse(mel_config, refit_steps)
         self.register_buffer("window", torch.hann_window(mel_config.win_length), persistent=False)
 
@@ -66,6 +76,7 @@ class MelConsistencyRefiner(nn.Module):
             return inverse_stft(spectrum, config, window)
         back_projected = self.refit.back_project(log_mel.to(magnitude).exp())
         magnitude = self.refit.fit(magnitude.clamp_min(1e-12), back_projected)
+        anchored = magnitude.clamp_min(1e-12) ** self.anchor if self.anchor > 0 else None
         previous = torch.zeros_like(spectrum)
         blend = self.momentum / (1 + self.momentum)
         for _ in range(self.iterations):
@@ -73,9 +84,18 @@ class MelConsistencyRefiner(nn.Module):
             rebuilt = stft(audio, config.n_fft, config.hop_length, config.win_length)[..., :frames]
             direction = rebuilt - blend * previous
             previous = rebuilt
-            magnitude = self.refit.fit(_magnitude(rebuilt).clamp_min(1e-12), back_projected)
+            current = _magnitude(rebuilt).clamp_min(1e-12)
+            if anchored is not None:
+                current = current ** (1 - self.anchor) * anchored
+            magnitude = self.refit.fit(current, back_projected)
             spectrum = direction * (magnitude / _magnitude(direction).clamp_min(1e-16))
         return inverse_stft(spectrum, config, window)
+
+
+def check_anchor(anchor: float) -> None:
+    """Raise ``ValueError`` unless ``0 <= anchor <= 1``."""
+    if not 0 <= anchor <= 1:
+        raise ValueError(f"anchor must be in [0, 1], got {anchor}")
 
 
 def _magnitude(spectrum: Tensor) -> Tensor:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stage 4 of the bundled vocoder (vocoder-stage4.yaml beside this file, over recipes/vocoder-gradient.yaml)
+# A fine-tune of the bundled vocoder (vocoder-finetune.yaml beside this file, over recipes/vocoder-gradient.yaml)
 # on a lent GPU machine; see README.md
 # beside this file. Writes the EMA vocoder (float32) to $OUT/vocoder, the Lightning logs to
 # $OUT/logs and the console output to $OUT/train.log. Extra arguments go to the training CLI.
@@ -13,5 +13,5 @@ if ! "$python" -c "import jsonargparse, soundfile" 2>/dev/null; then
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: training on $(nproc) CPU cores"
-"$python" -m audiodiff.training.vocoder_cli fit --config recipes/vocoder-gradient.yaml --config recipes/gpu/vocoder-stage4.yaml \
+"$python" -m audiodiff.training.vocoder_cli fit --config recipes/vocoder-gradient.yaml --config recipes/gpu/vocoder-finetune.yaml \
   --trainer.logger.init_args.save_dir "$OUT" --model.export_dir "$OUT/vocoder" "$@" 2>&1 | tee "$OUT/train.log"
