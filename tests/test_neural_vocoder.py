@@ -33,7 +33,7 @@ from audiodiff.vocoders.losses import (
     stft_magnitude,
 )
 from audiodiff.vocoders.mel_inverse import MelInverse
-from audiodiff.vocoders.neural import PLAYBACK_SETTINGS, NeuralVocoder, NeuralVocoderConfig
+from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 from tests.conftest import TINY_MEL
 
 RECIPES = Path(__file__).resolve().parents[1] / "recipes"
@@ -427,7 +427,7 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
     stages = {"vocoder-refine.yaml": "runs/vocoder/export", "vocoder-gradient.yaml": "runs/vocoder-refine/export"}
     if recipe in stages:  # stages 2 and 3 of the bundled vocoder: its weights' shape, from the previous export
         assert printed["model"]["init_from"] == stages[recipe]
-        assert dataclasses.replace(config, **{k: getattr(bundled, k) for k in PLAYBACK_SETTINGS}) == bundled
+        assert config.with_playback_of(bundled) == bundled
     if recipe == "vocoder-gradient.yaml":  # stage 3, written where the bundled vocoder lives for stages 4 and
         # 5 to continue; the bundled config.json plays the weights with other settings that shape none
         assert (config.refine_iterations, config.phase_source, config.frequency_estimate) == (4, "gradient", "slope")
@@ -442,15 +442,15 @@ def test_every_vocoder_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[
 def test_the_fine_tunes_start_from_the_bundled_vocoder_and_export_elsewhere(
     recipe: str, data_root: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Stages 4 and 5 on the CPU (vocoder-mel.yaml, then vocoder-anchor.yaml over it, whose second
+    """Stages 4 and 5 on the CPU (vocoder-mel.yaml, then vocoder-anchor.yaml over it, whose third
     run the bundled weights are) and the GPU fine-tune (recipes/gpu, from the data pack) continue
     the bundled vocoder's weights with its shape; the last CPU stage and the GPU one also with its
     playback settings."""
     printed = print_recipe(recipe, capsys)
     config = NeuralVocoderConfig.from_dict(printed["model"]["vocoder"])
     bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL).config
-    assert dataclasses.replace(config, **{k: getattr(bundled, k) for k in PLAYBACK_SETTINGS}) == bundled
-    if recipe == "vocoder-anchor.yaml":  # its second run trained with 4 iterations (the recipe's comment)
+    assert config.with_playback_of(bundled) == bundled
+    if recipe == "vocoder-anchor.yaml":  # its runs 2 and 3 trained with 4 iterations (the recipe's comment)
         assert config == dataclasses.replace(bundled, refine_iterations=3)
     if recipe.startswith("gpu/"):
         assert config == bundled

@@ -23,7 +23,7 @@ from audiodiff.vocoders.discriminators import (
     generator_loss,
 )
 from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, phase_loss, stft
-from audiodiff.vocoders.neural import PLAYBACK_SETTINGS, NeuralVocoder, NeuralVocoderConfig
+from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
 
 CONFIG_KEY = "vocoder_config"
 DEFAULT_CONFIG = NeuralVocoderConfig()
@@ -103,12 +103,13 @@ class VocoderModule(L.LightningModule):
 
     def init_weights_from(self, path: Path) -> None:
         """Copy a saved vocoder's weights into the vocoder and its EMA. Its config must be ours
-        but for its :data:`PLAYBACK_SETTINGS`, which shape no weights; a vocoder
+        but for its playback settings (:meth:`NeuralVocoderConfig.with_playback_of`), which shape no
+        weights; a vocoder
         without a :class:`SpectralRefiner` may start one that has it (the refiner starts as the
         identity)."""
         source = NeuralVocoder.from_pretrained(path)
         own = self.config
-        comparable = dataclasses.replace(source.config, **{k: getattr(own, k) for k in PLAYBACK_SETTINGS})
+        comparable = source.config.with_playback_of(own)
         if comparable.spectral_layers == 0:
             comparable = dataclasses.replace(comparable, spectral_layers=own.spectral_layers,
                                              spectral_channels=own.spectral_channels)

@@ -27,7 +27,7 @@ from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.frequency import magnitude_frequency, mel_fitted_frequency
 from audiodiff.vocoders.mel_inverse import NNLS_STEPS, MelInverse
 from audiodiff.vocoders.phase import gradient_phase
-from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
+from audiodiff.vocoders.refine import MelConsistencyRefiner, check_anchor, inverse_stft
 from audiodiff.weights import read_safetensors
 
 FORMAT_VERSION = 1
@@ -112,8 +112,7 @@ class NeuralVocoderConfig:
             raise ValueError(f"refine_iterations must be at least 0, got {self.refine_iterations}")
         if self.refine_fit_steps < 0:
             raise ValueError(f"refine_fit_steps must be at least 0, got {self.refine_fit_steps}")
-        if not 0 <= self.refine_anchor <= 1:
-            raise ValueError(f"refine_anchor must be in [0, 1], got {self.refine_anchor}")
+        check_anchor(self.refine_anchor, "refine_anchor")
         if self.phase_source not in PHASE_SOURCES:
             raise ValueError(f"phase_source must be one of {', '.join(PHASE_SOURCES)}, got {self.phase_source!r}")
         if self.frequency_estimate not in FREQUENCY_ESTIMATES:
@@ -121,6 +120,11 @@ class NeuralVocoderConfig:
                              f"got {self.frequency_estimate!r}")
         if self.max_magnitude <= 0:
             raise ValueError(f"max_magnitude must be positive, got {self.max_magnitude}")
+
+    def with_playback_of(self, other: NeuralVocoderConfig) -> NeuralVocoderConfig:
+        """This config with ``other``'s :data:`PLAYBACK_SETTINGS`: equal to ``other`` exactly when
+        the two vocoders' weights are interchangeable."""
+        return dataclasses.replace(self, **{key: getattr(other, key) for key in PLAYBACK_SETTINGS})
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

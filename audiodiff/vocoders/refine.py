@@ -92,10 +92,10 @@ class MelConsistencyRefiner(nn.Module):
         return inverse_stft(spectrum, config, window)
 
 
-def check_anchor(anchor: float) -> None:
-    """Raise ``ValueError`` unless ``0 <= anchor <= 1``."""
+def check_anchor(anchor: float, name: str = "anchor") -> None:
+    """Raise ``ValueError`` (naming the setting ``name``) unless ``0 <= anchor <= 1``."""
     if not 0 <= anchor <= 1:
-        raise ValueError(f"anchor must be in [0, 1], got {anchor}")
+        raise ValueError(f"{name} must be in [0, 1], got {anchor}")
 
 
 def _magnitude(spectrum: Tensor) -> Tensor:
