@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -38,12 +39,15 @@ class Generation:
         sample_rate: samples per second of ``audio``.
         seeds: the seed of each row (row ``i`` is reproduced alone with ``seed=seeds[i]``).
         mel: ``[num, n_mels, frames]`` the generated normalised log-mels.
+        settings: what produced it, as the JSON sidecar records it: the resolved sampler, steps,
+            guidance, duration, conditions and vocoder settings (and, for an operation, its inputs).
     """
 
     audio: Tensor
     sample_rate: int
     seeds: list[int]
     mel: Tensor
+    settings: dict[str, Any] = field(default_factory=dict)
 
 
 def _fail(path: Path, why: str) -> ModelFormatError:
@@ -152,8 +156,10 @@ class Pipeline:
         d = self.config.defaults
         steps = d.steps if steps is None else steps
         guidance = d.guidance if guidance is None else guidance
-        sample_fn = samplers.get_sampler(sampler or d.sampler)
-        frames, samples = self.frames_for(d.duration if duration is None else duration)
+        sampler = sampler or d.sampler
+        duration = d.duration if duration is None else duration
+        sample_fn = samplers.get_sampler(sampler)
+        frames, samples = self.frames_for(duration)
         if num < 1:
             raise ValueError(f"num must be at least 1, got {num}")
         if steps < 1:
@@ -182,7 +188,14 @@ class Pipeline:
             mels.append(mel)
             audios.append(audio[:, :samples])
         audio = torch.cat(audios).clamp(-1, 1)
-        return Generation(audio, self.config.mel.sample_rate, seeds, torch.cat(mels))
+        settings = {"prompt": prompt, "negative_prompt": negative_prompt, "label": label, "sampler": sampler,
+                    "steps": steps, "guidance": guidance, "duration": duration, **self.provenance()}
+        return Generation(audio, self.config.mel.sample_rate, seeds, torch.cat(mels), settings)
+
+    def provenance(self) -> dict[str, Any]:
+        """The vocoder's settings and the model's hash, for every sidecar."""
+        return {"vocoder": self.vocoder.name, "vocoder_settings": self.vocoder.settings(),
+                "sample_rate": self.config.mel.sample_rate, "model_hash": self.model_hash}
 
     def _generate(self, cond: Conditioning, uncond: Conditioning, guidance: float, sample_fn: samplers.Sampler,
                   sigmas: Tensor, frames: int, seed: int, progress: ProgressFn | None) -> tuple[Tensor, Tensor]:
