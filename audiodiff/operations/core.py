@@ -1,0 +1,151 @@
+"""What every operation shares: resolved settings, conditioning, the canvas, one sampling run."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from audiodiff import samplers, schedules
+from audiodiff.conditioning_types import Conditioning
+from audiodiff.denoiser import guided
+from audiodiff.operations.checks import number, whole
+from audiodiff.operations.windows import Canvas, DenoiseFn
+from audiodiff.pipeline import Generation, Pipeline, ProgressFn
+
+MAX_SECONDS = 3600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A request's sampler, steps and guidance, resolved against the model's defaults."""
+
+    sampler: str
+    steps: int
+    guidance: float
+
+    @classmethod
+    def resolve(cls, pipe: Pipeline, steps: int | None, guidance: float | None, sampler: str | None) -> Settings:
+        d = pipe.config.defaults
+        samplers.get_sampler(sampler or d.sampler)
+        return cls(sampler or d.sampler, whole("steps", d.steps if steps is None else steps, low=1),
+                   number("guidance", d.guidance if guidance is None else guidance, low=0))
+
+    def sigmas(self, pipe: Pipeline) -> Tensor:
+        """The model's ``[steps + 1]`` schedule, as plain generation uses it."""
+        diffusion = pipe.config.diffusion
+        return schedules.get_sigmas(diffusion.schedule, self.steps, diffusion.sigma_min, diffusion.sigma_max)
+
+    def record(self) -> dict[str, Any]:
+        return {"sampler": self.sampler, "steps": self.steps, "guidance": self.guidance}
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """Conditional and unconditional rows ``[num]``, made as ``Pipeline.__call__`` makes them."""
+
+    cond: Conditioning
+    uncond: Conditioning
+    record: dict[str, Any]
+
+    @classmethod
+    def encode(cls, pipe: Pipeline, prompt: str | Sequence[str] | None, label: Any, negative_prompt: str | None,
+               num: int) -> Conditions:
+        if negative_prompt is not None and pipe.config.conditioner.kind != "text":
+            raise ValueError("a negative prompt needs a text-conditioned model")
+        as_list = [prompt] if isinstance(prompt, str) else prompt
+        labels = [label] if isinstance(label, (str, int)) else label
+        cond = pipe.encode(as_list, labels, num)
+        uncond = pipe.conditioner([negative_prompt] * num) if negative_prompt else pipe.conditioner.null(num)
+        return cls(cond, uncond, {"prompt": prompt, "negative_prompt": negative_prompt, "label": label})
+
+    def row(self, i: int) -> tuple[Conditioning, Conditioning]:
+        return self.cond.select(slice(i, i + 1)), self.uncond.select(slice(i, i + 1))
+
+
+def seeds_for(seed: int | None, num: int) -> list[int]:
+    """``num`` consecutive seeds from ``seed`` (a random one when ``None``), as plain generation."""
+    whole("num", num, low=1)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise ValueError(f"seed must be a whole number, got {seed!r}")
+    base = secrets.randbelow(2**31) if seed is None else int(seed)
+    return [base + i for i in range(num)]
+
+
+def window_frames(pipe: Pipeline) -> int:
+    """The network's window: the frames of the model's training duration (``defaults.duration``)."""
+    return pipe.frames_for(min(pipe.config.defaults.duration, 60.0))[0]
+
+
+def line_frames(pipe: Pipeline, samples: int) -> int:
+    """Frames ``Pipeline.frames_for`` gives for ``samples`` samples, without its 60 s limit."""
+    multiple = pipe.config.unet.length_multiple
+    needed = -(-samples // pipe.config.mel.hop_length) + 1
+    return -(-needed // multiple) * multiple
+
+
+def duration_samples(pipe: Pipeline, name: str, seconds: Any) -> int:
+    """``seconds`` (in ``(0, MAX_SECONDS]``) as a whole number of samples (at least 1)."""
+    seconds = number(name, seconds, positive=True, high=MAX_SECONDS)
+    return max(1, round(seconds * pipe.config.mel.sample_rate))
+
+
+def canvas(pipe: Pipeline, frames: int, loop: bool) -> Canvas:
+    return Canvas(frames, window_frames(pipe), pipe.config.unet.length_multiple, loop)
+
+
+def row_generator(pipe: Pipeline, seed: int) -> torch.Generator:
+    return torch.Generator(device=pipe.device).manual_seed(seed)
+
+
+def row_progress(progress: ProgressFn | None, row: int, rows: int, steps: int) -> Callable[..., None] | None:
+    """A sampler callback reporting ``progress(done, total)`` over all rows, or ``None``."""
+    if progress is None:
+        return None
+    return lambda i, total, *_: progress(row * steps + i + 1, rows * steps)
+
+
+def network(pipe: Pipeline, cond: Conditioning, uncond: Conditioning, guidance: float) -> DenoiseFn:
+    """The guided denoiser of one request, for ``x [k, n_mels, frames]`` of any ``k`` (its windows).
+
+    ``k = 1`` is exactly plain generation's ``guided(pipe.denoiser, cond, uncond, guidance)``.
+    """
+    cond, uncond = cond.to(pipe.device), uncond.to(pipe.device)
+    made: dict[int, DenoiseFn] = {1: guided(pipe.denoiser, cond, uncond, guidance)}
+
+    def fn(x: Tensor, sigma: Tensor) -> Tensor:
+        rows = x.shape[0]
+        if rows not in made:
+            same = torch.zeros(rows, dtype=torch.long, device=pipe.device)
+            made[rows] = guided(pipe.denoiser, cond.select(same), uncond.select(same), guidance)
+        return made[rows](x, sigma)
+
+    return fn
+
+
+def denoise(pipe: Pipeline, settings: Settings, cond: Conditioning, uncond: Conditioning, x: Tensor,
+            sigmas: Tensor, generator: torch.Generator, area: Canvas,
+            constrain: Callable[[DenoiseFn], DenoiseFn] | None = None, callback=None) -> Tensor:
+    """One row: sample from ``x [1, n_mels, frames]`` on ``sigmas`` -> mel ``[1, n_mels, frames]`` (CPU).
+
+    The denoiser is the guided network (:func:`network`, as in plain generation), seen through
+    ``area``'s windows (itself when the canvas fits the network) and then ``constrain`` (e.g. a
+    known region). The result is clamped to ``[-1, 1]`` like every generated mel.
+    """
+    fn = area.wrap(network(pipe, cond, uncond, settings.guidance))
+    if constrain is not None:
+        fn = constrain(fn)
+    sample_fn = samplers.get_sampler(settings.sampler)
+    mel = sample_fn(fn, x, sigmas.to(pipe.device), generator=[generator], callback=callback)
+    return mel.clamp(-1, 1).cpu()
+
+
+def result(pipe: Pipeline, mels: list[Tensor], audios: list[Tensor], seeds: list[int],
+           settings: dict[str, Any]) -> Generation:
+    """The :class:`Generation` of rows ``mels [1, n_mels, frames]`` and ``audios [1, samples]``."""
+    return Generation(torch.cat(audios), pipe.config.mel.sample_rate, seeds, torch.cat(mels),
+                      {**settings, **pipe.provenance()})

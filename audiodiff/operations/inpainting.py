@@ -1,0 +1,142 @@
+"""Inpainting and continuation: regenerate some samples of a sound, keep the rest bit for bit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from audiodiff import samplers
+from audiodiff.operations import core, signal, source
+from audiodiff.operations.checks import waveform
+from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known
+from audiodiff.pipeline import Generation, Pipeline, ProgressFn
+
+
+def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, loop: bool, conditions: core.Conditions,
+          settings: core.Settings, seeds: list[int], progress: ProgressFn | None) -> tuple[list[Tensor], list[Tensor]]:
+    """Rows of ``base [samples]`` with the samples where ``generate [samples]`` regenerated.
+
+    The mel of ``base`` is the known mel, :func:`frame_mask` says how much of each frame is known
+    and :func:`keep_known` holds it there at every step; sampling starts from
+    ``sigma_max * noise + mask * known``. The vocoded result gets ``base``'s own samples back
+    wherever ``generate`` is False (:func:`signal.splice`, crossfading ``win_length // 2`` samples
+    on the generated side only). Returns (mels ``[1, n_mels, frames]``, audios ``[1, samples]``).
+    """
+    config = pipe.config.mel
+    src = source.from_audio(pipe, base, loop=loop, name="audio")
+    circle = src.area.frames * config.hop_length
+    flags = generate[(torch.arange(circle) * len(generate)) // circle] if loop else generate
+    mask = frame_mask(flags, src.area.frames, config, loop=loop).to(pipe.device)
+    sigmas = settings.sigmas(pipe)
+    mels, audios = [], []
+    for i, row_seed in enumerate(seeds):
+        gen = core.row_generator(pipe, row_seed)
+        noise = samplers.randn_rows(src.mel.shape, [gen], device=pipe.device)
+        x = noise * sigmas[0] + mask * src.mel
+        callback = core.row_progress(progress, i, len(seeds), settings.steps)
+        mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, src.area,
+                           partial(keep_known, known=src.mel, mask=mask), callback)
+        audio = source.to_audio(pipe, mel, src.area, src.samples)[0]
+        kept = signal.splice(base.cpu(), audio, ~generate, config.win_length // 2, loop=loop)
+        mels.append(mel)
+        audios.append(kept[None])
+    return mels, audios
+
+
+@torch.inference_mode()
+def inpaint(
+    pipe: Pipeline,
+    audio: Tensor,
+    regions: Sequence[tuple[float, float]],
+    *,
+    prompt: str | Sequence[str] | None = None,
+    label: Any = None,
+    negative_prompt: str | None = None,
+    seed: int | None = None,
+    num: int = 1,
+    steps: int | None = None,
+    guidance: float | None = None,
+    sampler: str | None = None,
+    loop: bool = False,
+    progress: ProgressFn | None = None,
+) -> Generation:
+    """Regenerate ``regions`` of ``audio [samples]`` (or ``[1, samples]``, the model's rate).
+
+    ``regions`` are ``(start_s, end_s)`` pairs inside the sound (overlapping ones are merged). Mel
+    frames whose analysis window touches no region come out equal to the input's mel (within
+    1e-5: the last sampler step's float rounding); the frames straddling a region border are a
+    crossfade of the input's and the generated mel (:func:`frame_mask`). Outside the regions the
+    audio is the input's own samples, bit for bit; the first and last ``win_length // 2`` samples
+    inside each region are crossfaded into them (:func:`signal.splice`). With ``loop`` the input is
+    one period of a loop and the regions may be healed across its wrap.
+
+    Returns ``audio [num, samples]``, ``mel [num, n_mels, frames]``; ``settings`` records
+    ``operation="inpaint"`` and the merged ``regions``.
+    """
+    settings = core.Settings.resolve(pipe, steps, guidance, sampler)
+    seeds = core.seeds_for(seed, num)
+    audio = waveform("audio", audio, min_samples=pipe.config.mel.n_fft // 2 + 1)
+    rate = pipe.config.mel.sample_rate
+    spans = check_regions(regions, len(audio) / rate)
+    generate = generated_samples(spans, len(audio), rate)
+    if not generate.any():
+        raise ValueError(f"regions {spans} are shorter than one sample")
+    conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
+    mels, audios = _fill(pipe, audio, generate, loop=bool(loop), conditions=conditions, settings=settings,
+                         seeds=seeds, progress=progress)
+    record = {"operation": "inpaint", "regions": [list(s) for s in spans], "loop": bool(loop),
+              "duration": len(audio) / rate, **conditions.record, **settings.record()}
+    return core.result(pipe, mels, audios, seeds, record)
+
+
+@torch.inference_mode()
+def extend(
+    pipe: Pipeline,
+    audio: Tensor,
+    seconds: float,
+    *,
+    before: bool = False,
+    prompt: str | Sequence[str] | None = None,
+    label: Any = None,
+    negative_prompt: str | None = None,
+    seed: int | None = None,
+    num: int = 1,
+    steps: int | None = None,
+    guidance: float | None = None,
+    sampler: str | None = None,
+    loop: bool = False,
+    progress: ProgressFn | None = None,
+) -> Generation:
+    """``audio [samples]`` continued by ``seconds`` after it (or, with ``before``, before it).
+
+    The input is placed on a silent canvas of ``samples + round(seconds * rate)`` samples and the
+    new part is inpainted (:func:`inpaint`'s mechanism, the input's frames known). The output's
+    first (last, with ``before``) ``samples`` samples are the input's, bit for bit; the first
+    ``win_length // 2`` new samples next to the join carry the input's difference from its
+    vocoded version, point-reflected across the join and faded out (:func:`signal.splice`), so
+    the join is continuous in value and slope. With ``loop`` the result is one period of a loop:
+    the new part also leads back into the input's other end.
+
+    Returns ``audio [num, samples + new]``, ``mel [num, n_mels, frames]``; ``settings`` records
+    ``operation="extend"``, ``seconds``, ``before`` and ``loop``.
+    """
+    settings = core.Settings.resolve(pipe, steps, guidance, sampler)
+    seeds = core.seeds_for(seed, num)
+    audio = waveform("audio", audio)
+    new = core.duration_samples(pipe, "seconds", seconds)
+    silence = audio.new_zeros(new)
+    base = torch.cat([silence, audio] if before else [audio, silence])
+    generate = torch.zeros(len(base), dtype=torch.bool)
+    generate[slice(0, new) if before else slice(len(audio), None)] = True
+    conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
+    mels, audios = _fill(pipe, base, generate, loop=bool(loop), conditions=conditions, settings=settings,
+                         seeds=seeds, progress=progress)
+    rate = pipe.config.mel.sample_rate
+    record = {"operation": "extend", "seconds": float(seconds), "before": bool(before), "loop": bool(loop),
+              "input_duration": len(audio) / rate, "duration": len(base) / rate,
+              **conditions.record, **settings.record()}
+    return core.result(pipe, mels, audios, seeds, record)

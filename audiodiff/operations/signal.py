@@ -1,0 +1,148 @@
+"""Waveform <-> mel for the operations: analysis on a line or a circle, loop-exact vocoding,
+band-limited resampling of loops, and splicing the input's own samples back in."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+from torch.nn import functional as F
+
+from audiodiff.spectrogram import MelConfig, MelSpectrogram, denormalize, normalize
+
+
+def analyse(audio: Tensor, frames: int, config: MelConfig) -> Tensor:
+    """Waveform ``[samples]`` -> normalised log-mel ``[1, n_mels, frames]`` clamped to ``[-1, 1]``.
+
+    The waveform is zero-padded (or cut) to ``(frames - 1) * hop_length`` samples first, the
+    length a vocoder gives back for ``frames`` frames, so the frames line up with the output's.
+    """
+    audio = F.pad(audio, (0, max(0, config.num_samples(frames) - len(audio))))[: config.num_samples(frames)]
+    mel = MelSpectrogram(config).to(audio.device)(audio[None].float())
+    return normalize(mel, config).clamp(-1, 1)[..., :frames]
+
+
+def circle_frames(samples: int, config: MelConfig) -> int:
+    """Frames of a loop of ``samples`` samples: ``round(samples / hop_length)`` (at least 2)."""
+    return max(2, round(samples / config.hop_length))
+
+
+def periodic_resample(audio: Tensor, samples: int) -> Tensor:
+    """A loop ``[..., length]`` resampled to ``[..., samples]`` as one period of a periodic signal.
+
+    Band-limited (zero-padding or truncating its Fourier series), so the result loops exactly;
+    ``samples == length`` returns ``audio`` itself.
+    """
+    length = audio.shape[-1]
+    if samples == length:
+        return audio
+    spectrum = torch.fft.rfft(audio.double(), dim=-1)
+    bins = samples // 2 + 1
+    spectrum = spectrum[..., :bins] if spectrum.shape[-1] >= bins else F.pad(spectrum, (0, bins - spectrum.shape[-1]))
+    if length % 2 == 0 and samples > length:  # split the old Nyquist bin between +-f
+        spectrum[..., length // 2] *= 0.5
+    return (torch.fft.irfft(spectrum, n=samples, dim=-1) * (samples / length)).to(audio.dtype)
+
+
+def analyse_loop(audio: Tensor, frames: int, config: MelConfig) -> Tensor:
+    """One period of a loop ``[samples]`` -> the normalised log-mel circle ``[1, n_mels, frames]``.
+
+    The loop is resampled to ``frames * hop_length`` samples (:func:`periodic_resample`) so that
+    ``frames`` hops make exactly one period, then analysed with its wrap on both sides, so frame 0
+    sees the end of the loop before it as frame ``frames - 1`` sees its start after it.
+    """
+    hop, half = config.hop_length, config.n_fft // 2
+    period = periodic_resample(audio, frames * hop)
+    lead = -(-half // hop) * hop
+    index = torch.arange(-lead, (frames - 1) * hop + lead + 1) % len(period)
+    mel = MelSpectrogram(config).to(audio.device)(period[index][None].float())
+    return normalize(mel, config).clamp(-1, 1)[..., lead // hop: lead // hop + frames]
+
+
+def vocode(vocoder, mel: Tensor, config: MelConfig) -> Tensor:
+    """Normalised log-mel ``[1, n_mels, frames]`` -> waveform ``[1, (frames - 1) * hop_length]``."""
+    return vocoder(denormalize(mel, config), config)
+
+
+def loop_crossfade(audio: Tensor, start: int, period: int, crossfade: int) -> Tensor:
+    """One seamless period ``[..., period]`` out of a vocoded stretch of a periodic mel.
+
+    ``audio [..., >= start + period + crossfade]`` plays the loop from sample ``start`` on. The
+    period is ``audio[start : start + period]`` except that its first ``crossfade`` samples fade
+    (raised cosine) from the stretch's next period, ``audio[start + period + t]``, into its own:
+    so sample 0 of the result is ``audio[start + period]``, which is the sample that follows
+    ``audio[start + period - 1]``, the result's last one -- the wrap is two neighbouring samples of
+    one vocoder output.
+    """
+    out = audio[..., start:start + period].clone()
+    if crossfade > 0:
+        t = torch.arange(crossfade, dtype=torch.float64, device=audio.device)
+        fade_in = (0.5 - 0.5 * torch.cos(math.pi * t / crossfade)).to(audio.dtype)
+        nxt = audio[..., start + period:start + period + crossfade]
+        out[..., :crossfade] = fade_in * out[..., :crossfade] + (1 - fade_in) * nxt
+    return out
+
+
+def vocode_loop(vocoder, mel: Tensor, samples: int, config: MelConfig) -> Tensor:
+    """The mel circle ``[1, n_mels, frames]`` -> one seamless period ``[1, samples]`` of audio.
+
+    The circle is unrolled with ``pad`` frames of wrap before it and ``pad`` plus a crossfade
+    after it, vocoded once, cut to one period by :func:`loop_crossfade` (crossfade ``n_fft``
+    samples, at most half the period), and resampled from ``frames * hop_length`` to ``samples``
+    with :func:`periodic_resample`.
+    """
+    frames, hop = mel.shape[-1], config.hop_length
+    period = frames * hop
+    crossfade = min(config.n_fft, period // 2)
+    pad = 2 * -(-config.n_fft // hop)
+    index = torch.arange(-pad, frames + -(-crossfade // hop) + pad + 1) % frames
+    audio = vocode(vocoder, mel[..., index.to(mel.device)], config)
+    return periodic_resample(loop_crossfade(audio, pad * hop, period, crossfade), samples)
+
+
+def splice(original: Tensor, generated: Tensor, keep: Tensor, crossfade: int, *, loop: bool = False) -> Tensor:
+    """``generated [samples]`` with ``original [samples]`` put back, bit for bit, where ``keep``.
+
+    At every border between kept and generated samples, the difference ``d = original - generated``
+    on the kept side is carried across the border by point reflection (``2 d[b] - d[b - 1 - t]``
+    for the ``t``-th generated sample past the kept sample ``b``) and faded out with a raised cosine
+    over ``crossfade`` samples of the generated side (fewer if the runs are short). The output is
+    then continuous in value and slope at the border, kept samples are the original's, and the
+    generated side differs from ``generated`` only within ``crossfade`` samples of a border. With
+    ``loop`` the signal is a circle and borders wrap around.
+    """
+    out = torch.where(keep, original, generated)
+    n = len(out)
+    if keep.all() or not keep.any():
+        return out
+    diff = (original - generated).double()
+    change = torch.nonzero(keep != torch.roll(keep, 1)).flatten().tolist()  # first sample of each run
+    if not loop:
+        change = [b for b in change if b > 0]
+    runs = _run_lengths(keep, change, loop)
+    for b in change:
+        before, after = (b - 1) % n, b  # the border lies between samples before and after
+        kept_side, gen_side, step = (before, after, 1) if keep[before] else (after, before, -1)
+        if not loop and not 0 <= kept_side < n:
+            continue
+        length = min(crossfade, runs[kept_side] - 1, runs[gen_side])
+        if length <= 0:
+            continue
+        t = torch.arange(length)
+        fade = 0.5 + 0.5 * torch.cos(math.pi * (t + 1) / (length + 1)).double()
+        mirror = 2 * diff[kept_side] - diff[(kept_side - step * (t + 1)) % n]
+        out[(gen_side + step * t) % n] += (fade * mirror).to(out.dtype)
+    return out
+
+
+def _run_lengths(keep: Tensor, change: list[int], loop: bool) -> dict[int, int]:
+    """For each sample at a border, the length of the run of equal ``keep`` it belongs to."""
+    n = len(keep)
+    starts = sorted(set(change) | ({0} if not loop else set()))
+    lengths: dict[int, int] = {}
+    for i, s in enumerate(starts):
+        end = starts[i + 1] if i + 1 < len(starts) else (starts[0] + n if loop else n)
+        lengths[s % n] = end - s
+        lengths[(end - 1) % n] = end - s
+    return lengths

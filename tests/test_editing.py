@@ -1,0 +1,414 @@
+"""Sound-design operations (audiodiff.operations): the structural properties, for every sampler.
+
+Tiny random-weight models from conftest. Tolerances: a known region comes out of the sampler
+within ``KNOWN_ATOL`` of the input's mel (the last step's float rounding; dpmpp_2m lands on it
+exactly); everything said to be bit for bit is compared with ``torch.equal``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import Tensor
+
+from audiodiff.operations import (
+    Canvas,
+    bars_to_seconds,
+    extend,
+    generate_long,
+    inpaint,
+    interpolate,
+    lerp_conditioning,
+    signal,
+    slerp,
+    strength_tail,
+    vary,
+)
+from audiodiff.operations.core import line_frames, window_frames
+from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known
+from audiodiff.pipeline import Pipeline
+from audiodiff.samplers import SAMPLERS, denoiser_calls, get_sampler
+from audiodiff.schedules import karras_sigmas
+from tests.conftest import TINY_MEL
+
+SAMPLER_NAMES = sorted(SAMPLERS)
+ODE_SAMPLERS = ["ddim", "dpmpp_2m", "euler", "heun"]  # no fresh noise per step
+KNOWN_ATOL = 1e-5
+RATE = TINY_MEL.sample_rate
+
+
+@pytest.fixture(scope="module")
+def pipe(class_model_dir: Path) -> Pipeline:
+    return Pipeline.from_pretrained(class_model_dir)
+
+
+@pytest.fixture(scope="module")
+def text_pipe(text_model_dir: Path) -> Pipeline:
+    return Pipeline.from_pretrained(text_model_dir)
+
+
+def tone(seconds: float = 0.25, freq: float = 440.0, seed: int = 0) -> Tensor:
+    """A decaying tone with a little noise, ``[samples]`` at the tiny rate."""
+    t = torch.arange(round(seconds * RATE)) / RATE
+    noise = torch.randn(len(t), generator=torch.Generator().manual_seed(seed)) * 0.02
+    return (0.5 * torch.sin(2 * math.pi * freq * t) * torch.exp(-3 * t) + noise).float()
+
+
+# ---------------------------------------------------------------- variation
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_vary_strength_0_returns_the_input_mel(pipe: Pipeline, sampler: str) -> None:
+    audio = tone()
+    out = vary(pipe, audio, strength=0.0, label="kick", seed=1, sampler=sampler)
+    assert torch.equal(out.mel[0], signal.analyse(audio, line_frames(pipe, len(audio)), TINY_MEL)[0])
+    assert out.audio.shape == (1, len(audio))
+    mel = torch.rand(TINY_MEL.n_mels, 21) * 2 - 1  # a mel of a length the U-Net cannot take as is
+    again = vary(pipe, mel, strength=0.0, seed=1, sampler=sampler)
+    assert torch.equal(again.mel[0], mel)
+    assert again.settings["operation"] == "vary" and again.settings["steps_run"] == 0
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_vary_strength_1_is_plain_generation(pipe: Pipeline, sampler: str) -> None:
+    """Up to the training length ``pipe(...)`` itself; longer, the windowed generation of that length."""
+    audio = tone(0.2)
+    out = vary(pipe, audio, strength=1.0, label=["kick", "hat"], num=2, seed=5, sampler=sampler)
+    plain = pipe(label=["kick", "hat"], num=2, seed=5, sampler=sampler, duration=len(audio) / RATE)
+    assert torch.equal(out.mel, plain.mel)
+    assert torch.equal(out.audio, plain.audio)
+    assert out.seeds == plain.seeds
+    longer = vary(pipe, tone(0.6), strength=1.0, label="kick", seed=5, sampler=sampler, steps=2)
+    long_plain = generate_long(pipe, 0.6, label="kick", seed=5, sampler=sampler, steps=2)
+    assert torch.equal(longer.mel, long_plain.mel) and torch.equal(longer.audio, long_plain.audio)
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_vary_distance_to_the_input_grows_with_strength(pipe: Pipeline, sampler: str) -> None:
+    """Mean |mel - input| over 3 seeds at S = 0, 1/4, ... 1 (8 steps) never goes down by more than 2%."""
+    audio = tone(0.25, 330.0)
+    reference = vary(pipe, audio, strength=0.0, seed=0).mel
+    distances = [(vary(pipe, audio, strength=s, label="snare", num=3, seed=11, steps=8, sampler=sampler).mel
+                  - reference).abs().mean().item() for s in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    assert distances[0] == 0.0
+    assert all(b >= a * 0.98 for a, b in zip(distances, distances[1:], strict=False)), distances
+    assert distances[-1] > distances[1]
+
+
+def test_strength_tail_is_the_end_of_the_schedule() -> None:
+    sigmas = karras_sigmas(8)
+    assert torch.equal(strength_tail(sigmas, 1.0), sigmas)
+    assert torch.equal(strength_tail(sigmas, 0.0), sigmas[-1:])
+    tail = strength_tail(sigmas, 0.5)
+    assert len(tail) == 5 and torch.equal(tail, sigmas[sigmas <= tail[0]])
+
+
+# ---------------------------------------------------------------- inpainting and continuation
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_inpaint_keeps_everything_outside_the_regions(pipe: Pipeline, sampler: str) -> None:
+    audio = tone(0.5)
+    regions = [(0.3, 0.4), (0.05, 0.1)]
+    out = inpaint(pipe, audio, regions, label="hat", seed=2, sampler=sampler)
+    frames = line_frames(pipe, len(audio))
+    known = signal.analyse(audio, frames, TINY_MEL)[0]
+    generate = generated_samples(check_regions(regions, 0.5), len(audio), RATE)
+    mask = frame_mask(generate, frames, TINY_MEL)
+    outside = mask == 1
+    assert outside.sum() > frames // 2 and (mask == 0).sum() > 4
+    torch.testing.assert_close(out.mel[0][:, outside], known[:, outside], atol=KNOWN_ATOL, rtol=0)
+    assert (out.mel[0][:, mask == 0] - known[:, mask == 0]).abs().max() > 0.1  # the regions did change
+    assert torch.equal(out.audio[0][~generate], audio[~generate])
+    assert out.settings["regions"] == [[0.05, 0.1], [0.3, 0.4]]
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_inpainting_everything_is_plain_generation(pipe: Pipeline, sampler: str) -> None:
+    audio = tone(0.25)
+    out = inpaint(pipe, audio, [(0.0, 0.25)], label="kick", seed=9, sampler=sampler)
+    plain = pipe(label="kick", seed=9, sampler=sampler, duration=0.25)
+    assert torch.equal(out.mel, plain.mel) and torch.equal(out.audio, plain.audio)
+
+
+def test_the_known_region_constraint_holds_inside_any_sampler() -> None:
+    """keep_known alone, with a denoiser that ignores the known mel: the kept frames land on it."""
+    known = torch.rand(1, 4, 12) * 2 - 1
+    mask = torch.zeros(12)
+    mask[:5] = 1.0
+    mask[5] = 0.5
+    sigmas = karras_sigmas(6)
+    for name in SAMPLER_NAMES:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(1, 4, 12, generator=gen) * sigmas[0]
+        out = get_sampler(name)(keep_known(lambda x, s: torch.tanh(x), known, mask), x, sigmas, generator=[gen])
+        torch.testing.assert_close(out[..., :5], known[..., :5], atol=KNOWN_ATOL, rtol=0)
+
+
+def test_frame_mask_ramps_over_the_frames_that_straddle_a_border() -> None:
+    generate = torch.zeros(4000, dtype=torch.bool)
+    generate[1600:2400] = True  # frames 25 .. 37.5 at hop 64
+    mask = frame_mask(generate, 64, TINY_MEL)
+    half = TINY_MEL.win_length // 2 // TINY_MEL.hop_length  # frames whose window reaches a border
+    assert torch.all(mask[: 25 - half] == 1) and torch.all(mask[38 + half:] == 1)
+    assert torch.all(mask[25 + half: 38 - half] == 0) and mask[25 + half - 1] > 0
+    ramp = mask[25 - half: 25 + half + 1]
+    assert torch.all(ramp[1:] <= ramp[:-1]) and 0 < mask[25] < 1
+
+
+@pytest.mark.parametrize("regions, message", [
+    ([], "non-empty"),
+    ([(0.1, 0.05)], "empty"),
+    ([(0.1, 0.1)], "empty"),
+    ([(-0.1, 0.05)], "outside the sound"),
+    ([(0.1, 0.9)], "outside the sound"),
+    ([(float("nan"), 0.1)], "finite"),
+    ([(0.1,)], "pair"),
+    ("0:1", "non-empty list"),
+])
+def test_inpaint_rejects_bad_regions(pipe: Pipeline, regions, message: str) -> None:
+    with pytest.raises(ValueError, match=message) as err:
+        inpaint(pipe, tone(0.5), regions, seed=0)
+    assert "regions" in str(err.value)
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+@pytest.mark.parametrize("before", [False, True])
+def test_extend_keeps_the_input_bit_for_bit(pipe: Pipeline, sampler: str, before: bool) -> None:
+    audio = tone(0.3)
+    out = extend(pipe, audio, 0.2, before=before, label="kick", seed=4, sampler=sampler)
+    n = len(audio)
+    assert out.audio.shape == (1, n + round(0.2 * RATE))
+    assert torch.equal(out.audio[0, -n:] if before else out.audio[0, :n], audio)
+    assert out.settings["operation"] == "extend" and out.settings["before"] is before
+
+
+def test_looped_extension_keeps_the_input_and_has_the_exact_length(pipe: Pipeline) -> None:
+    audio = tone(0.3)
+    out = extend(pipe, audio, 0.217, loop=True, label="snare", seed=4)
+    assert out.audio.shape == (1, len(audio) + round(0.217 * RATE))
+    assert torch.equal(out.audio[0, :len(audio)], audio)
+    assert out.mel.shape[-1] == signal.circle_frames(out.audio.shape[1], TINY_MEL)
+
+
+def test_splice_keeps_the_original_and_joins_without_a_jump() -> None:
+    """A sine and the same sine half a period out of phase: the splice is continuous at the join."""
+    t = torch.arange(2000, dtype=torch.float64)
+    original, generated = torch.sin(t * 0.05), torch.sin(t * 0.05 + math.pi)
+    keep = t < 1000
+    out = signal.splice(original, generated, keep, 128)
+    assert torch.equal(out[keep], original[keep])
+    assert torch.equal(out[1128:], generated[1128:])
+    step = (original[1:] - original[:-1]).abs().max()
+    assert (out[1:] - out[:-1]).abs().max() <= 1.5 * step  # a hard cut jumps by ~2 (the peak-to-peak)
+    assert (torch.where(keep, original, generated)[1000] - original[999]).abs() > 10 * step
+
+
+# ---------------------------------------------------------------- loops
+
+
+def pointwise(x: Tensor, sigma: Tensor) -> Tensor:
+    """A denoiser that mixes mel bins frame by frame: exactly shift-equivariant along time."""
+    weight = torch.linspace(-1, 1, x.shape[1] ** 2).reshape(x.shape[1], x.shape[1])
+    return torch.tanh(torch.einsum("ij,njt->nit", weight, x) / (1 + sigma[:, None, None]))
+
+
+@pytest.mark.parametrize("frames", [20, 34, 57, 200])
+def test_circular_windows_treat_the_wrap_like_any_other_frame(pipe: Pipeline, frames: int) -> None:
+    """Turning the problem and the window grid by k turns the estimate by k, for the real network."""
+    area = Canvas(frames, window_frames(pipe), pipe.config.unet.length_multiple, loop=True)
+    cond, uncond = pipe.conditioner(["kick"]), pipe.conditioner.null(1)
+    from audiodiff.operations.core import network
+
+    fn = network(pipe, cond, uncond, 2.0)
+    x = torch.randn(1, TINY_MEL.n_mels, frames, generator=torch.Generator().manual_seed(0)) * 3
+    sigma = torch.tensor([3.0])
+    with torch.inference_mode():
+        for offset, k in [(0, 5), (7, frames - 1), (3, frames // 2)]:
+            turned = area.blend(fn, x.roll(k, -1), sigma, (offset + k) % frames)
+            torch.testing.assert_close(turned, area.blend(fn, x, sigma, offset).roll(k, -1), atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("sampler", ODE_SAMPLERS)
+@pytest.mark.parametrize("frames", [30, 150])
+def test_looped_sampling_commutes_with_a_turn_for_an_equivariant_denoiser(sampler: str, frames: int) -> None:
+    area = Canvas(frames, 32, 2, loop=True)
+    sigmas = karras_sigmas(5)
+    x = torch.randn(1, 6, frames, generator=torch.Generator().manual_seed(1)) * sigmas[0]
+    run = get_sampler(sampler)
+    out = run(area.wrap(pointwise), x, sigmas)
+    turned = run(area.wrap(pointwise), x.roll(11, -1), sigmas)
+    torch.testing.assert_close(turned, out.roll(11, -1), atol=1e-4, rtol=1e-5)  # states reach |x| ~ 80
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_loop_has_the_exact_length_and_a_contiguous_wrap(pipe: Pipeline, sampler: str) -> None:
+    seconds = bars_to_seconds(1, 480)  # 0.5 s
+    out = generate_long(pipe, seconds, label="hat", seed=3, sampler=sampler, loop=True)
+    assert out.audio.shape == (1, 4000) and out.mel.shape[-1] == signal.circle_frames(4000, TINY_MEL)
+    assert out.settings["loop"] is True and torch.isfinite(out.audio).all()
+
+
+def test_loop_crossfade_makes_the_wrap_two_neighbouring_samples() -> None:
+    audio = torch.randn(3000, generator=torch.Generator().manual_seed(0))
+    out = signal.loop_crossfade(audio, 100, 2000, 256)
+    assert out.shape == (2000,)
+    assert out[0] == audio[2100] and out[-1] == audio[2099]  # the loop plays 2099 -> 2100
+    assert torch.equal(out[256:], audio[356:2100])
+
+
+def test_periodic_resample_keeps_a_loop_a_loop() -> None:
+    t = torch.arange(1000, dtype=torch.float64)
+    loop = torch.sin(2 * math.pi * 7 * t / 1000) + 0.3 * torch.cos(2 * math.pi * 31 * t / 1000)
+    longer = signal.periodic_resample(loop, 1031)
+    s = torch.arange(1031, dtype=torch.float64)
+    expected = torch.sin(2 * math.pi * 7 * s / 1031) + 0.3 * torch.cos(2 * math.pi * 31 * s / 1031)
+    torch.testing.assert_close(longer, expected, atol=1e-9, rtol=0)
+    torch.testing.assert_close(signal.periodic_resample(longer, 1000), loop, atol=1e-9, rtol=0)
+    assert signal.periodic_resample(loop, 1000) is loop
+
+
+def test_bars_to_seconds() -> None:
+    assert bars_to_seconds(2, 120) == 4.0
+    assert bars_to_seconds(3, 90, beats_per_bar=3) == 6.0
+    for kwargs, name in [({"bars": 0, "bpm": 120}, "bars"), ({"bars": 1, "bpm": -1}, "bpm"),
+                         ({"bars": 1, "bpm": float("nan")}, "bpm"), ({"bars": 1, "bpm": 1, "beats_per_bar": 0},
+                                                                     "beats_per_bar")]:
+        with pytest.raises(ValueError, match=name):
+            bars_to_seconds(**kwargs)
+
+
+# ---------------------------------------------------------------- any length
+
+
+@pytest.mark.parametrize("loop", [False, True])
+@pytest.mark.parametrize("frames", [34, 35, 36, 68, 101, 1000, 7501])
+def test_windows_cover_every_frame_and_their_weights_sum_to_one(frames: int, loop: bool) -> None:
+    if not loop and frames <= 34 and frames % 2:
+        return
+    area = Canvas(frames, 34, 2, loop=loop)
+    assert area.length % 2 == 0 and area.length <= max(34, frames + 1)
+    for offset in (0, 13):
+        assert torch.all(area.coverage(offset) > 0)
+        constant = torch.full((1, 3, frames), 0.37)
+        blended = area.blend(lambda x, s: torch.full_like(x, 0.37), constant, torch.ones(1), offset)
+        torch.testing.assert_close(blended, constant, atol=1e-6, rtol=0)
+    if not loop:
+        starts = area.starts()
+        assert starts[0] == 0 and starts[-1] + area.length == max(frames, area.length)
+        assert all(b - a <= area.length // 2 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def count_rows(pipe: Pipeline) -> tuple[list[tuple[int, int]], object]:
+    """Record ``(rows, frames)`` of every U-Net call."""
+    calls: list[tuple[int, int]] = []
+    handle = pipe.denoiser.network.register_forward_hook(lambda m, args, out: calls.append(tuple(args[0].shape[::2])))
+    return calls, handle
+
+
+def test_long_generation_has_the_exact_length_and_linear_cost(pipe: Pipeline) -> None:
+    window = window_frames(pipe)
+    rows = {}
+    for seconds in (2, 10, 30, 60):
+        calls, handle = count_rows(pipe)
+        try:
+            out = generate_long(pipe, seconds, label="kick", seed=0, steps=1, sampler="euler")
+        finally:
+            handle.remove()
+        assert out.audio.shape == (1, seconds * RATE)
+        assert out.mel.shape[-1] == line_frames(pipe, seconds * RATE)
+        assert max(frames for _, frames in calls) == window  # one window of the training length per row
+        rows[seconds] = sum(r for r, _ in calls) / 2  # guidance runs two rows per window
+        assert rows[seconds] == out.settings["windows"] * denoiser_calls("euler", 1)
+    for seconds in (10, 30, 60):  # windows ~ (frames - window) / (window / 2)
+        assert rows[seconds] / rows[2] == pytest.approx(seconds / 2, rel=0.15)
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_long_generation_up_to_the_training_length_is_plain_generation(pipe: Pipeline, sampler: str) -> None:
+    out = generate_long(pipe, 0.2, label=["kick", "hat"], num=2, seed=8, sampler=sampler)
+    plain = pipe(label=["kick", "hat"], num=2, seed=8, sampler=sampler, duration=0.2)
+    assert torch.equal(out.mel, plain.mel) and torch.equal(out.audio, plain.audio)
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_long_rows_equal_requests_made_alone(pipe: Pipeline, sampler: str) -> None:
+    batch = generate_long(pipe, 1.0, label=["kick", "hat"], num=2, seed=8, steps=2, sampler=sampler, loop=True)
+    alone = generate_long(pipe, 1.0, label="hat", seed=9, steps=2, sampler=sampler, loop=True)
+    assert torch.equal(batch.mel[1], alone.mel[0]) and torch.equal(batch.audio[1], alone.audio[0])
+
+
+# ---------------------------------------------------------------- interpolation
+
+
+@pytest.mark.parametrize("sampler", SAMPLER_NAMES)
+def test_interpolation_endpoints_are_plain_generations(pipe: Pipeline, sampler: str) -> None:
+    out = interpolate(pipe, label_a="kick", label_b="hat", seed_a=3, seed_b=40, num=3, sampler=sampler)
+    a = pipe(label="kick", seed=3, sampler=sampler)
+    b = pipe(label="hat", seed=40, sampler=sampler)
+    assert torch.equal(out.mel[0], a.mel[0]) and torch.equal(out.audio[0], a.audio[0])
+    assert torch.equal(out.mel[2], b.mel[0]) and torch.equal(out.audio[2], b.audio[0])
+    assert not torch.equal(out.mel[1], a.mel[0]) and not torch.equal(out.mel[1], b.mel[0])
+    assert out.settings["t"] == [0.0, 0.5, 1.0] and out.seeds == [3, 40, 40]
+
+
+def test_text_interpolation_endpoints_and_conditioning(text_pipe: Pipeline) -> None:
+    out = interpolate(text_pipe, "a deep kick drum", "bright glassy bell with a long tail", seed_a=1, num=3)
+    a = text_pipe("a deep kick drum", seed=1)
+    b = text_pipe("bright glassy bell with a long tail", seed=1)
+    assert torch.equal(out.mel[0], a.mel[0]) and torch.equal(out.mel[2], b.mel[0])
+    ca, cb = text_pipe.conditioner(["a deep kick drum"]), text_pipe.conditioner(["bright glassy bell with a long tail"])
+    middle = lerp_conditioning(ca, cb, 0.5)
+    real = int(middle.mask[0].sum())
+    assert real == max(int(ca.mask.sum()), int(cb.mask.sum())) and bool(middle.mask[0, :real].all())
+    torch.testing.assert_close(middle.pooled, (ca.pooled + cb.pooled) / 2)
+    assert lerp_conditioning(ca, cb, 0.0) is ca and lerp_conditioning(ca, cb, 1.0) is cb
+
+
+def test_slerp_keeps_unit_variance_and_its_endpoints() -> None:
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(1, 200_000, generator=gen), torch.randn(1, 200_000, generator=gen)
+    assert slerp(a, b, 0.0) is a and slerp(a, b, 1.0) is b
+    for t in (0.1, 0.25, 0.5, 0.9):
+        assert slerp(a, b, t).var().item() == pytest.approx(1.0, abs=0.02)
+    assert torch.lerp(a, b, 0.5).var().item() == pytest.approx(0.5, abs=0.02)  # what slerp avoids
+    torch.testing.assert_close(slerp(a, a, 0.3), a)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+NAN = float("nan")
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda p: vary(p, tone(), strength=1.5, seed=0), "strength"),
+    (lambda p: vary(p, tone(), strength=-0.1, seed=0), "strength"),
+    (lambda p: vary(p, tone(), strength=NAN, seed=0), "strength"),
+    (lambda p: vary(p, tone(), strength="0.5", seed=0), "strength"),
+    (lambda p: vary(p, torch.full((2000,), NAN), strength=0.5, seed=0), "input audio"),
+    (lambda p: vary(p, torch.zeros(2, 2000), strength=0.5, seed=0), "input audio"),
+    (lambda p: vary(p, tone(), strength=0.5, seed=0, num=0), "num"),
+    (lambda p: vary(p, tone(), strength=0.5, seed=0, steps=0), "steps"),
+    (lambda p: vary(p, tone(), strength=0.5, seed=0, guidance=-1), "guidance"),
+    (lambda p: vary(p, tone(), strength=0.5, seed=0.5), "seed"),
+    (lambda p: vary(p, tone(), strength=0.5, seed=0, sampler="nope"), "sampler"),
+    (lambda p: extend(p, tone(), -1.0, seed=0), "seconds"),
+    (lambda p: extend(p, tone(), 0.0, seed=0), "seconds"),
+    (lambda p: extend(p, tone(), NAN, seed=0), "seconds"),
+    (lambda p: extend(p, tone(), math.inf, seed=0), "seconds"),
+    (lambda p: extend(p, torch.tensor([]), 1.0, seed=0), "audio"),
+    (lambda p: inpaint(p, tone(), [(0.0, 0.1)], seed=0, num=-1), "num"),
+    (lambda p: generate_long(p, 0.0, seed=0), "duration"),
+    (lambda p: generate_long(p, NAN, seed=0), "duration"),
+    (lambda p: generate_long(p, 1e6, seed=0), "duration"),
+    (lambda p: generate_long(p, 0.01, seed=0, loop=True), "loop"),
+    (lambda p: interpolate(p, label_a="kick", seed_a=0, num=1), "num"),
+    (lambda p: interpolate(p, label_a="kick", seed_a=0, duration=-2), "duration"),
+])
+def test_bad_input_is_refused_naming_the_argument(pipe: Pipeline, call, name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        call(pipe)
