@@ -29,8 +29,9 @@ def dep5_licence(stanzas: list[tuple[tuple[str, ...], str]], path: str) -> tuple
     """``(licence, pattern)`` of the last stanza whose pattern matches ``path``, or ``None``.
 
     Patterns are upstream source paths (``mtg/mods/doors/sounds/*``, ``etc/samples/x.flac``),
-    matched against the tail of the installed path: leading folders of the pattern may be
-    dropped as long as a folder and a name remain (``mods/doors/sounds/*``).
+    matched against the tail of the installed path. The pattern's top folder (the upstream
+    tree's, which the install renames: ``mtg/`` is ``games/minetest_game/``) may be dropped
+    when a folder and a name remain (``mods/doors/sounds/*``, ``samples/x.flac``).
     """
     found = None
     for patterns, licence in stanzas:
@@ -42,7 +43,7 @@ def dep5_licence(stanzas: list[tuple[tuple[str, ...], str]], path: str) -> tuple
 
 def _dep5_match(pattern: str, path: str) -> bool:
     parts = pattern.split("/")
-    tails = ["/".join(parts[k:]) for k in range(len(parts)) if k == 0 or len(parts) - k >= 2]
+    tails = [pattern, "/".join(parts[1:])] if len(parts) >= 3 else [pattern]
     return any(fnmatch.fnmatchcase(path, t) or fnmatch.fnmatchcase(path, "*/" + t) for t in tails)
 
 

@@ -214,7 +214,7 @@ SONIC_PI: tuple[Entry, ...] = (
     _e(r"^elec_(\w+?)2?$", r"an electronic \1 sound", "a synth blip"),
     _e(r"^tabla_(\w+?)\d*$", r"a tabla drum stroke (\1)", "an Indian tabla hit"),
     _e(r"^loop_3d_printer", "a 3D printer whirring"),
-    _e(r"^loop_amen", "the amen break drum loop", "a breakbeat drum loop"),
+    _e(r"^loop_amen", "the amen break drum loop", "a breakbeat drum loop", label="music"),
     _e(r"^loop_(breakbeat|industrial|tabla|safari)", r"a \1 drum loop", label="music"),
     _e(r"^loop_(drone_g)", "a droning synth loop in G", label="music"),
     _e(r"^loop_electric", "an electric buzzing loop", label="music"),

@@ -166,14 +166,14 @@ def parse_opensfx_name(name: str) -> dict[str, str]:
 
     ``'"Cow". Original "Cow - Moan 2.wav" by "Jarred Gib". Edited by "Wuzzy". License:
     Creative Commons Zero 1.0.'`` -> title ``Cow``, licence ``CC0-1.0``, original
-    ``Cow - Moan 2.wav``, author ``"Jarred Gib", edited by "Wuzzy"``.
+    ``Cow - Moan 2.wav``, author ``Original "Cow - Moan 2.wav" by "Jarred Gib". Edited by
+    "Wuzzy"`` (the credit, verbatim).
     """
     title = re.match(r'\s*"([^"]*)"', name)
     licence = re.search(r"Licen[cs]e:\s*(.*?)\.?\s*(Original is .*)?$", name)
     original = re.search(r'(?:Original|Orignal)?\s*"([^"]+\.(?:wav|mp3|aif|flac|ogg))"', name)
     credit = name[title.end() if title else 0 : licence.start() if licence else len(name)]
-    credit = re.sub(r"^[.\s]+|[.\s]+$", "", credit)
-    credit = re.sub(r"^(By|Original)\s+", "", credit)
+    credit = re.sub(r"^[.\s]+|[.\s]+$", "", credit)  # kept verbatim: it is the attribution
     return {
         "title": title.group(1).strip() if title else name.strip(),
         "licence": spdx(licence.group(1)) if licence else "",
