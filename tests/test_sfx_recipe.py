@@ -253,8 +253,12 @@ def test_a_long_ambience_becomes_windows_that_share_one_split() -> None:
     assert reason is None
     assert [round(w.shape[-1] / RATE, 1) for w in windows] == [6.0, 6.0, 6.0, 2.0]
     assert float(windows[0][0, :100].abs().max()) > 0.05  # starts 2 ms before the onset
+    assert all(float(w.abs().max()) == pytest.approx(0.9, abs=1e-3) for w in windows)
     capped, _ = sfx_audio.clip_windows(rain[None].float(), RATE, max_seconds=6.0, max_windows=2)
     assert len(capped) == 2
+    fading = rain.clone()
+    fading[int(12.5 * RATE) :] *= 0.01  # the last 8 s are 40 dB quieter: those windows are skipped
+    assert len(sfx_audio.clip_windows(fading[None].float(), RATE, max_seconds=6.0)[0]) == 2
 
     def clip(group: str, label: str, index: int = 0) -> labels.Clip:
         return labels.Clip(f"audio/{group}_{index}.wav", label, ("x",), group.split(":")[0], group,

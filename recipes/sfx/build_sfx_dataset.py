@@ -42,6 +42,7 @@ PREFIXES = {
     "0ad-data": "0ad", "arcade": "arcade",
 }
 JOURNAL = ".journal.jsonl"
+CLIP_RULES_VERSION = 2  # bump when sfx_audio makes different clips, so old ones are remade
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ class Build:
 
     def settings(self) -> dict[str, object]:
         return {"sample_rate": self.sample_rate, "max_seconds": self.max_seconds,
-                "max_windows": self.max_windows}
+                "max_windows": self.max_windows, "clip_rules": CLIP_RULES_VERSION}
 
 
 @dataclass(frozen=True)

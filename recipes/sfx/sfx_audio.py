@@ -29,8 +29,8 @@ TAIL_DB = -60.0  # a sound ends where it last comes within this of its peak
 FADE_IN_S = 0.005  # windows after the first fade in, so a cut never clicks
 FADE_S = 0.01  # every clip fades out over its last 10 ms
 SILENT_PEAK = 1e-4  # -80 dBFS: quieter files are skipped as silent
-SILENT_WINDOW_DB = -50.0  # windows whose peak is this far below the file's are skipped
-TARGET_PEAK = 0.9  # each source file is peak-normalised here (its windows share the gain)
+QUIET_WINDOW_DB = -30.0  # windows whose RMS is this far below the file's loudest are skipped
+TARGET_PEAK = 0.9  # every clip (each window of a long sound on its own) peaks here
 
 
 @dataclass(frozen=True)
@@ -99,8 +99,9 @@ def clip_windows(
 
     The file is peak-normalised to ``TARGET_PEAK`` and trimmed (:func:`trim`). A sound up to
     ``max_seconds`` is one clip; a longer one is cut into consecutive windows of ``max_seconds``
-    (the last kept from ``MIN_WINDOW_SECONDS``, at most ``max_windows``, near-silent ones
-    skipped). Every clip fades out over ``FADE_S``; windows after the first also fade in.
+    (the last kept from ``MIN_WINDOW_SECONDS``, at most ``max_windows``), each peak-normalised on
+    its own; windows more than ``QUIET_WINDOW_DB`` below the loudest (the fading end of an
+    ambience) are skipped. Every clip fades out over ``FADE_S``; later windows also fade in.
     """
     peak = float(audio.abs().max())
     if peak < SILENT_PEAK:
@@ -111,12 +112,17 @@ def clip_windows(
     size = round(max_seconds * sample_rate)
     if audio.shape[-1] <= size:
         return [_fade(audio, sample_rate, fade_in=False)], None
-    floor = TARGET_PEAK * 10.0 ** (SILENT_WINDOW_DB / 20.0)
-    clips = []
+    windows = []
     for start in range(0, audio.shape[-1], size):
         window = audio[:, start : start + size]
-        if window.shape[-1] < MIN_WINDOW_SECONDS * sample_rate or len(clips) == max_windows:
+        if window.shape[-1] < MIN_WINDOW_SECONDS * sample_rate or len(windows) == max_windows:
             break
-        if float(window.abs().max()) >= floor:
-            clips.append(_fade(window, sample_rate, fade_in=start > 0))
+        windows.append((start, window))
+    levels = [float(window.square().mean().sqrt()) for _, window in windows]
+    floor = max(levels) * 10.0 ** (QUIET_WINDOW_DB / 20.0)
+    clips = [
+        _fade(window * (TARGET_PEAK / float(window.abs().max())), sample_rate, fade_in=start > 0)
+        for (start, window), level in zip(windows, levels, strict=True)
+        if level >= floor
+    ]
     return clips, None

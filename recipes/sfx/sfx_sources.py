@@ -95,9 +95,10 @@ def _installed(root: Path, path: Path) -> str:
 
 
 def _dep5_files(
-    root: Path, package: str, folder: str, fallback: tuple[str, str] | None = None
+    root: Path, package: str, folder: str, fallback: tuple[str, str] | None = None, pattern: str = "*"
 ) -> tuple[list[SourceFile], list[Skip]]:
-    """Every audio file under ``root/folder``, licensed by the package's DEP-5 copyright file.
+    """Every audio file under ``root/folder`` whose name matches ``pattern``, licensed by the
+    package's DEP-5 copyright file.
 
     ``fallback`` ``(licence, where stated)`` is used when only the catch-all ``*`` stanza (which
     covers the package's code) matches.
@@ -105,6 +106,8 @@ def _dep5_files(
     stanzas, where = _copyright(root, package)
     files, skipped = [], []
     for path in _audio_files(root / folder):
+        if not fnmatch.fnmatch(path.name, pattern):
+            continue
         installed = _installed(root, path)
         if path.is_symlink():
             target = path.resolve().name
@@ -226,8 +229,7 @@ def scan_sonic_pi(root: Path) -> tuple[list[SourceFile], list[Skip]]:
 
 def scan_desktop(package: str, folder: str, pattern: str = "*") -> Callable[[Path], tuple]:
     def scan(root: Path) -> tuple[list[SourceFile], list[Skip]]:
-        files, skipped = _dep5_files(root, package, folder)
-        return [f for f in files if fnmatch.fnmatch(Path(f.file).name, pattern)], skipped
+        return _dep5_files(root, package, folder, pattern=pattern)
 
     return scan
 
