@@ -1,4 +1,4 @@
-"""Training clips: fixed-length mono waveforms cut from audio files at their onset.
+"""Training audio: whole mono sounds (vocoder), and fixed-length clips cut from them at their onset (diffusion).
 
 A clip has :func:`clip_samples` samples, so its mel has exactly ``frames`` frames, and ``frames``
 is a multiple of :data:`FRAME_MULTIPLE` so the U-Nets can halve it four times.
@@ -6,15 +6,19 @@ is a multiple of :data:`FRAME_MULTIPLE` so the U-Nets can halve it four times.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor
 
-from audiodiff.audio import find_onset, fit_length, load
+from audiodiff.audio import AudioError, find_onset, fit_length, load
 from audiodiff.spectrogram import MelConfig
+
+log = logging.getLogger(__name__)
 
 FRAME_MULTIPLE = 16
 SILENCE_DB = -60.0
@@ -77,6 +81,41 @@ def cut_clips(audio: Tensor, sample_rate: int, num_samples: int) -> list[Clip]:
     ]
 
 
+def load_sound(path: str | os.PathLike[str], sample_rate: int) -> Tensor | None:
+    """A file as mono ``[1, samples]`` at ``sample_rate``, or ``None`` when it is silent (:func:`is_silent`).
+
+    Raises:
+        AudioError: the file cannot be read.
+    """
+    audio, _ = load(Path(path), sample_rate)
+    return None if is_silent(audio) else audio
+
+
+def load_sounds(paths: Sequence[Path], sample_rate: int) -> tuple[list[Tensor], int]:
+    """The files ``paths`` as whole mono sounds ``[samples]`` at ``sample_rate``; unreadable and
+    silent files are skipped and logged.
+
+    Returns:
+        ``(sounds, skipped)``.
+    """
+    sounds, unreadable, silent = [], 0, 0
+    for path in paths:
+        try:
+            audio = load_sound(path, sample_rate)
+        except AudioError as err:
+            log.warning("skipping %s", err)
+            unreadable += 1
+            continue
+        if audio is None:
+            silent += 1
+        else:
+            sounds.append(audio[0])
+    if unreadable or silent:
+        log.warning("skipped %d of %d audio files (%d unreadable, %d silent)",
+                    unreadable + silent, len(paths), unreadable, silent)
+    return sounds, unreadable + silent
+
+
 def load_clips(
     path: str | os.PathLike[str], mel_config: MelConfig, num_samples: int
 ) -> tuple[list[Clip], int]:
@@ -89,9 +128,9 @@ def load_clips(
     Raises:
         AudioError: the file cannot be read.
     """
-    audio, rate = load(Path(path), mel_config.sample_rate)
-    if is_silent(audio):
+    audio = load_sound(path, mel_config.sample_rate)
+    if audio is None:
         return [], 1
-    clips = cut_clips(audio, rate, num_samples)
+    clips = cut_clips(audio, mel_config.sample_rate, num_samples)
     kept = [c for c in clips if not is_silent(c.audio)]
     return kept, len(clips) - len(kept)

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 
-from audiodiff.denoiser import Denoiser
-from audiodiff.pipeline import Pipeline
-from audiodiff.vocoders import load_vocoder
+from audiodiff.conditioning import ConditionerConfig
+from audiodiff.training.base import TrainingModule
 
-
-def ema_pipeline(module: L.LightningModule, vocoder: str = "griffinlim") -> Pipeline:
-    """A Pipeline that shares the module's EMA network and conditioner (no copies)."""
-    config = module.pipeline_config
-    return Pipeline(config, Denoiser(module.ema, config.diffusion), module.conditioner,
-                    load_vocoder(vocoder, config.mel))
+DEFAULT_PREVIEWS = 4  # how many of the data's labels or captions are previewed when none are given
 
 
 def spectrogram_image(mel: Tensor) -> Tensor:
@@ -25,10 +22,33 @@ def spectrogram_image(mel: Tensor) -> Tensor:
     return ((mel.clamp(-1, 1) + 1) / 2).flip(0).unsqueeze(0)
 
 
+def spread(items: Sequence[str], count: int) -> list[str]:
+    """Up to ``count`` of ``items``, evenly spaced from the first."""
+    step = max(1, len(items) / count)
+    return list(dict.fromkeys(items[int(i * step)] for i in range(min(count, len(items)))))
+
+
+def preview_conditions(
+    wanted: Sequence[str], conditioner: ConditionerConfig, captions: Sequence[str]
+) -> tuple[list[str], list[str]]:
+    """The conditions to preview for a model of ``conditioner`` trained on ``captions``, and the
+    ``wanted`` labels it does not know (dropped).
+
+    A class model keeps the labels it knows; a text model takes every prompt. When none are left,
+    a few of the data's own labels (class) or captions (text) are previewed instead.
+    """
+    if conditioner.kind == "class":
+        kept = [c for c in wanted if c in conditioner.labels]
+        dropped = [c for c in wanted if c not in conditioner.labels]
+        return kept or spread(conditioner.labels, DEFAULT_PREVIEWS), dropped
+    return list(wanted) or spread(captions, DEFAULT_PREVIEWS), []
+
+
 class AudioSamples(L.Callback):
     """Every ``every_n_steps`` optimizer steps, log clips and spectrogram images for fixed conditions.
 
     ``conditions`` are prompts (text models) or labels (class models); each uses seed ``seed + i``.
+    They are checked against the data before the first step (:func:`preview_conditions`).
     """
 
     def __init__(self, conditions: list[str] | None = None, every_n_steps: int = 1000, steps: int = 25,
@@ -36,14 +56,22 @@ class AudioSamples(L.Callback):
         self.conditions = conditions or []
         self.every_n_steps, self.steps, self.guidance, self.seed = every_n_steps, steps, guidance, seed
 
+    def on_fit_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        captions = trainer.datamodule.cache.captions
+        self.conditions, dropped = preview_conditions(self.conditions, module.pipeline_config.conditioner,
+                                                      captions)
+        if dropped:
+            rank_zero_warn(f"AudioSamples: dropped the labels the data lacks ({', '.join(map(repr, dropped))}); "
+                           f"previewing {', '.join(self.conditions)}")
+
     def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: object) -> None:
         step = trainer.global_step
-        if not self.conditions or step == 0 or step % self.every_n_steps or not trainer.is_global_zero:
+        if step == 0 or step % self.every_n_steps or not trainer.is_global_zero:
             return
         logger = getattr(trainer.logger, "experiment", None)
         if logger is None or not hasattr(logger, "add_audio"):
             return
-        pipe = ema_pipeline(module)
+        pipe = module.exportable()
         text = module.pipeline_config.conditioner.kind == "text"
         for i, condition in enumerate(self.conditions):
             out = pipe(prompt=condition if text else None, label=None if text else condition,
@@ -52,16 +80,28 @@ class AudioSamples(L.Callback):
             logger.add_image(f"spectrograms/{i}", spectrogram_image(out.mel[0]), step)
 
 
-class ExportPipeline(L.Callback):
-    """At the end of fit, write the EMA model as a Pipeline folder to ``out`` (default: ``<log dir>/pipeline``)."""
+class Export(L.Callback):
+    """At the end of fit, write the module's EMA model (:meth:`TrainingModule.exportable`) to
+    ``out``, default ``<trainer.default_root_dir>/<module.EXPORT_NAME>`` (``pipeline`` for the
+    diffusion model, ``vocoder`` for the vocoder), with weights in ``dtype``."""
 
-    def __init__(self, out: str | None = None, overwrite: bool = True) -> None:
-        self.out, self.overwrite = out, overwrite
+    def __init__(self, out: str | None = None, dtype: Literal["float32", "float16"] = "float32",
+                 overwrite: bool = True) -> None:
+        self.out, self.dtype, self.overwrite = out, dtype, overwrite
 
-    def on_fit_end(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+    def destination(self, trainer: L.Trainer, module: TrainingModule) -> Path:
+        return Path(self.out) if self.out else Path(trainer.default_root_dir) / module.EXPORT_NAME
+
+    def on_fit_start(self, trainer: L.Trainer, module: TrainingModule) -> None:
+        out = self.destination(trainer, module)
+        if out.exists() and not self.overwrite:
+            raise FileExistsError(f"{out} exists and the export at the end of training may not replace "
+                                  "it; choose another out or set overwrite: true")
+
+    def on_fit_end(self, trainer: L.Trainer, module: TrainingModule) -> None:
         if not trainer.is_global_zero:
             return
-        out = Path(self.out) if self.out else Path(trainer.log_dir or trainer.default_root_dir) / "pipeline"
         with torch.no_grad():
-            path = ema_pipeline(module).save_pretrained(out, overwrite=self.overwrite)
-        print(f"exported the EMA model to {path}")
+            path = module.exportable().save_pretrained(self.destination(trainer, module),
+                                                       overwrite=self.overwrite, dtype=getattr(torch, self.dtype))
+        rank_zero_info(f"exported the EMA model to {path}")

@@ -1,24 +1,37 @@
-"""``audiodiff train``: LightningCLI over :class:`DiffusionModule` and :class:`AudioDataModule`."""
+"""``audiodiff train``: LightningCLI over :class:`DiffusionModule` and :class:`AudioDataModule`.
+
+Every run writes under ``trainer.default_root_dir``: every logger's ``save_dir`` is linked to it,
+checkpoint callbacks without a ``dirpath`` save to ``<default_root_dir>/checkpoints`` (the same
+folder on every run, so ``--ckpt_path last`` resumes), and
+:class:`~audiodiff.training.callbacks.Export` writes the model there.
+"""
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from audiodiff.data.datamodule import AudioDataModule
+from audiodiff.training.base import TrainingModule
 from audiodiff.training.checkpoint import AtomicCheckpointIO
 from audiodiff.training.module import DiffusionModule
 
 
 class TrainCLI(LightningCLI):
-    """LightningCLI whose trainers write checkpoints atomically, load them weights-only, and pick
-    bf16 mixed precision where the hardware has it when the recipe leaves ``precision`` empty."""
+    """LightningCLI whose trainers write everything under ``default_root_dir``, write checkpoints
+    atomically, load them weights-only, and pick bf16 mixed precision where the hardware has it
+    when the recipe leaves ``precision`` empty."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.link_arguments("trainer.default_root_dir", "trainer.logger.init_args.save_dir",
+                              compute_fn=lambda root: root or os.getcwd())
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Trainer:
         plugins = config.get("plugins") or []
@@ -27,7 +40,17 @@ class TrainCLI(LightningCLI):
             config["plugins"] = [*plugins, AtomicCheckpointIO()]
         if config.get("precision") is None:
             config["precision"] = default_precision()
-        return super()._instantiate_trainer(config, callbacks)
+        trainer = super()._instantiate_trainer(config, callbacks)
+        checkpoint_under_root(trainer)
+        return trainer
+
+
+def checkpoint_under_root(trainer: Trainer) -> None:
+    """Point checkpoint callbacks that name no ``dirpath`` at ``<default_root_dir>/checkpoints``
+    (Lightning would pick the logger's versioned folder, a new one on every run)."""
+    for callback in trainer.checkpoint_callbacks:
+        if isinstance(callback, ModelCheckpoint) and callback.dirpath is None:
+            callback.dirpath = os.path.realpath(os.path.join(trainer.default_root_dir, "checkpoints"))
 
 
 def default_precision() -> str:
@@ -35,12 +58,18 @@ def default_precision() -> str:
     return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
 
 
-def train(argv: Sequence[str]) -> None:
-    """Run LightningCLI ``fit`` (or the subcommand given first) with ``argv``."""
+def run_cli(cli: type[TrainCLI], module: type[TrainingModule], data: type[LightningDataModule],
+            argv: Sequence[str]) -> None:
+    """Run ``cli`` ``fit`` (or the subcommand given first) over ``module`` and ``data`` with ``argv``."""
     args = list(argv)
     if not args or args[0].startswith("-"):
         args = ["fit", *args]
     warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode.*")  # the EMA copy is eval on purpose
     # sys.argv stays as it is: Lightning's DDP launcher re-runs it for the other ranks
     warnings.filterwarnings("ignore", message=r".*args parameter is intended to run from within Python.*")
-    TrainCLI(DiffusionModule, AudioDataModule, args=args, save_config_kwargs={"overwrite": True})
+    cli(module, data, args=args, save_config_kwargs={"overwrite": True})
+
+
+def train(argv: Sequence[str]) -> None:
+    """``audiodiff train``: fit a diffusion model with a recipe (``recipes/debug.yaml`` ...)."""
+    run_cli(TrainCLI, DiffusionModule, AudioDataModule, argv)

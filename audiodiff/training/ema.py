@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+
+
+def ema_copy(network: nn.Module) -> nn.Module:
+    """A frozen copy of ``network`` in eval mode, to hold its moving average."""
+    return copy.deepcopy(network).requires_grad_(False).eval()
 
 
 def ema_decay(step: int, max_decay: float, warmup: float = 10.0) -> float:

@@ -6,15 +6,11 @@ recipe only chooses the U-Net's capacity.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 
 from audiodiff.conditioning import ConditionerConfig, build_conditioner
@@ -22,31 +18,27 @@ from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import PipelineConfig, SamplingDefaults
 from audiodiff.denoiser import Denoiser, DiffusionConfig
 from audiodiff.models.config import UNetConfig, build_unet
-from audiodiff.pipeline import load_parts, read_model
+from audiodiff.pipeline import Pipeline, read_model
 from audiodiff.spectrogram import MelConfig, check_mel_config
-from audiodiff.training.ema import ema_decay, ema_update
+from audiodiff.training.base import SavedWeights, TrainingModule, submodule_state
+from audiodiff.training.ema import ema_copy
+from audiodiff.vocoders import load_vocoder
 
 DEFAULT_DIFFUSION = DiffusionConfig()
 DEFAULT_SAMPLING = SamplingDefaults()
 
 
-def warmup_cosine(step: int, warmup_steps: int, total_steps: int, min_ratio: float = 0.05) -> float:
-    """Learning-rate multiplier: linear warm-up to 1, then cosine decay to ``min_ratio``."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class DiffusionModule(L.LightningModule):
-    """Trains ``Denoiser(UNet)`` with classifier-free-guidance dropout, AdamW and EMA weights.
+class DiffusionModule(TrainingModule):
+    """Trains ``Denoiser(UNet)`` with classifier-free-guidance dropout, AdamW and EMA weights
+    (:class:`~audiodiff.training.base.TrainingModule`).
 
     Args:
         unet: the U-Net's shape; ``n_mels``, ``cond_dim`` and ``token_dim`` are taken from the data.
         diffusion: noise process and prediction target.
         cond_dropout: probability that a training example's condition is replaced by the null one.
         lr, weight_decay, betas: AdamW settings.
-        warmup_steps: linear learning-rate warm-up; then cosine decay until ``trainer.max_steps``.
+        warmup_steps: linear learning-rate warm-up; then a cosine down to ``final_lr_ratio * lr``
+            at ``trainer.max_steps``.
         ema_decay: the EMA's final decay; EMA weights are used for validation, samples and export.
         seed: the noise of step ``s`` comes from a generator seeded with ``(seed, s, rank)`` so a
             resumed run draws exactly what an uninterrupted one would.
@@ -60,6 +52,9 @@ class DiffusionModule(L.LightningModule):
             pitch embedding (:class:`audiodiff.conditioning.PitchEmbedding`); text data only.
     """
 
+    CONFIG_KEY = "pipeline_config"
+    EXPORT_NAME = "pipeline"
+
     def __init__(
         self,
         unet: UNetConfig,
@@ -69,6 +64,7 @@ class DiffusionModule(L.LightningModule):
         weight_decay: float = 0.01,
         betas: tuple[float, float] = (0.9, 0.99),
         warmup_steps: int = 500,
+        final_lr_ratio: float = 0.05,
         ema_decay: float = 0.999,
         seed: int = 0,
         sampling: SamplingDefaults = DEFAULT_SAMPLING,
@@ -96,19 +92,20 @@ class DiffusionModule(L.LightningModule):
         self.pipeline_config = PipelineConfig(mel=mel, unet=unet, conditioner=conditioner,
                                               diffusion=self.diffusion_config, defaults=self.sampling)
         self.denoiser = Denoiser(build_unet(unet), self.diffusion_config)
-        self.ema = copy.deepcopy(self.denoiser.network).requires_grad_(False).eval()
+        self.ema = ema_copy(self.denoiser.network)
         self.conditioner = build_conditioner(conditioner)
+
+    @property
+    def ema_source(self) -> torch.nn.Module:
+        return self.denoiser.network
 
     def setup(self, stage: str) -> None:
         data = self.trainer.datamodule
         self.configure_from_data(data.mel_config, data.conditioner_config)
-        if self.hparams.init_from is not None and stage == "fit":
-            new = self.init_weights_from(Path(self.hparams.init_from))
-            rank_zero_info(f"initialised from {self.hparams.init_from}" +
-                           (f"; new, left at their initialisation: {', '.join(new)}" if new else ""))
+        super().setup(stage)
 
-    def init_weights_from(self, path: Path) -> list[str]:
-        """Copy a model folder's weights into the network, EMA and conditioner; return the names it lacked."""
+    def saved_weights(self, path: Path) -> SavedWeights:
+        """A model folder's U-Net and conditioner weights; its mel and conditioner must be ours."""
         config, parts = read_model(path)
         mine = self.pipeline_config
         check_mel_config(mine.mel, config.mel, what=f"the model in {path}")
@@ -116,17 +113,22 @@ class DiffusionModule(L.LightningModule):
             raise ValueError(f"the model in {path} was trained with another conditioner "
                              f"({config.conditioner}); fine-tune it on data conditioned the same way "
                              f"({mine.conditioner})")
-        missing, unexpected = load_parts(
-            {"unet": self.denoiser.network, "conditioner": self.conditioner}, parts,
-            lambda why: ValueError(f"the model in {path} has another network shape; use its unet settings "
-                                   f"from config.json in the recipe ({why})"))
-        if unexpected:
-            raise ValueError(f"the model in {path} has weights this recipe's network lacks "
-                             f"({', '.join(unexpected[:3])}); use its unet and pitch_conditioning "
-                             "settings in the recipe")
-        self.ema.load_state_dict(self.denoiser.network.state_dict())
-        return missing
+        return SavedWeights({"unet": self.denoiser.network, "conditioner": self.conditioner}, parts,
+                            "use its unet and pitch_conditioning settings (its config.json) in the recipe")
 
+    def exportable(self) -> Pipeline:
+        """A Pipeline that shares the module's EMA network and conditioner (no copies)."""
+        config = self.pipeline_config
+        return Pipeline(config, Denoiser(self.ema, config.diffusion), self.conditioner,
+                        load_vocoder(config.vocoder, config.mel))
+
+    @classmethod
+    def exportable_from_checkpoint(cls, checkpoint: dict[str, Any]) -> Pipeline:
+        pipe = Pipeline.from_config(PipelineConfig.from_dict(checkpoint[cls.CONFIG_KEY]))
+        state = checkpoint["state_dict"]
+        pipe.denoiser.network.load_state_dict(submodule_state(state, "ema"))
+        pipe.conditioner.load_state_dict(submodule_state(state, "conditioner"))
+        return pipe
     def step_generator(self, offset: int = 0) -> torch.Generator:
         """A generator for this step, rank and purpose, independent of any global RNG state."""
         seed = (self.hparams.seed * 1_000_003 + self.global_step) * 97 + self.global_rank * 7 + offset
@@ -157,25 +159,11 @@ class DiffusionModule(L.LightningModule):
         loss = self.model_step(batch, gen, self.ema)
         self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["mel"].shape[0])
 
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Step, then update the EMA, so that checkpoints saved after this batch include this update."""
-        super().optimizer_step(*args, **kwargs)
-        ema_update(self.ema, self.denoiser.network, ema_decay(self.global_step, self.hparams.ema_decay))
-
-    def configure_optimizers(self) -> dict[str, Any]:
-        params = [p for p in self.parameters() if p.requires_grad]
-        opt = torch.optim.AdamW(params, lr=self.hparams.lr, weight_decay=self.hparams.weight_decay,
-                                betas=tuple(self.hparams.betas))
-        total = self.trainer.max_steps if self.trainer.max_steps > 0 else 100_000
-        warmup = self.hparams.warmup_steps
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: warmup_cosine(s, max(1, warmup), total))
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["pipeline_config"] = self.pipeline_config.to_dict()
+        checkpoint[self.CONFIG_KEY] = self.pipeline_config.to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        saved = PipelineConfig.from_dict(checkpoint["pipeline_config"])
+        saved = PipelineConfig.from_dict(checkpoint[self.CONFIG_KEY])
         if self.pipeline_config is not None and saved != self.pipeline_config:
             raise ValueError("the checkpoint was made with another model or data config; "
                              "resume with the recipe and cache it was trained with")

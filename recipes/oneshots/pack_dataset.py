@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from audiodiff.audio import load, save
+from audiodiff.data.layouts import METADATA_FILES
 from audiodiff.fileio import atomic_path
-from audiodiff.training.waveforms import METADATA
+
+METADATA = METADATA_FILES[1]  # metadata.jsonl, which build_dataset.py writes
 
 
 def read_metadata(root: Path) -> list[dict[str, Any]]:
