@@ -16,6 +16,7 @@ import torchaudio
 from torch import Tensor, nn
 
 from audiodiff.dataclass_dict import checked_fields
+from audiodiff.stft import hann_window
 
 
 class MelConfigMismatch(ValueError):
@@ -107,7 +108,7 @@ class MelSpectrogram(nn.Module):
     def __init__(self, config: MelConfig) -> None:
         super().__init__()
         self.config = config
-        self.register_buffer("window", torch.hann_window(config.win_length), persistent=False)
+        self.register_buffer("window", hann_window(config.win_length), persistent=False)
         self.register_buffer("fbank", mel_filterbank(config), persistent=False)
 
     def magnitude(self, audio: Tensor) -> Tensor:

@@ -84,7 +84,7 @@ def test_adversarial_debug_run_counts_one_step_per_batch_and_exports(tmp_path: P
                  f"--model.export_dir={run / 'vocoder'}", "--trainer.max_steps=6",
                  "--model.adversarial_weight=0.1", "--model.adversarial_start=2",
                  "--model.discriminator_channels=4"])
-    ckpt = torch.load(run / "logs/version_0/checkpoints/last.ckpt", weights_only=True, map_location="cpu")
+    ckpt = torch.load(next(run.rglob("last.ckpt")), weights_only=True, map_location="cpu")
     assert ckpt["global_step"] == 6  # one step per batch, not one per parameter group
     assert any(k.startswith("discriminator.") for k in ckpt["state_dict"])
     with (run / "logs/version_0/metrics.csv").open() as f:

@@ -19,7 +19,7 @@ class VocoderCLI(TrainCLI):
     """:class:`TrainCLI` (atomic, weights-only checkpoints) for the vocoder."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.link_arguments("model.vocoder.mel.sample_rate", "data.sample_rate")
+        parser.link_arguments("model.network.mel.sample_rate", "data.sample_rate")
 
 
 def main(args: Sequence[str] | None = None) -> None:

@@ -14,6 +14,7 @@ import torch
 from torch import Tensor
 
 from audiodiff.spectrogram import MelSpectrogram
+from audiodiff.stft import stft_magnitude
 from audiodiff.training.checkpoint import load_checkpoint
 from audiodiff.training.ema import ema_decay, ema_update
 from audiodiff.vocoders.discriminators import (
@@ -22,11 +23,14 @@ from audiodiff.vocoders.discriminators import (
     feature_matching_loss,
     generator_loss,
 )
-from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss, phase_loss, stft
-from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
+from audiodiff.vocoders.network import VocosConfig
+from audiodiff.vocoders.neural import NeuralVocoder
+from audiodiff.vocoders.synthesis import SynthesisConfig
 
 CONFIG_KEY = "vocoder_config"
-DEFAULT_CONFIG = NeuralVocoderConfig()
+SHIPPED_NETWORK = VocosConfig()
+SHIPPED_SYNTHESIS = SynthesisConfig()
 
 
 class VocoderModule(L.LightningModule):
@@ -34,15 +38,12 @@ class VocoderModule(L.LightningModule):
 
     The loss is ``mel_weight * mel L1 + stft_weight * multi-resolution STFT`` between the output
     and the input segment, plus ``magnitude_weight`` times the L1 distance between the network's
-    log STFT magnitude (before the inverse STFT) and the segment's own, at the mel analysis'
-    resolution: a direct target for the magnitude branch that the waveform losses only give
-    through the phase (APNet, Ai & Ling, 2023), and ``phase_weight`` times APNet's anti-wrapped
-    phase distances (:func:`phase_loss`: instantaneous phase, group delay, instantaneous
-    frequency) between the network's phase and the segment's, over the bins louder than
-    ``phase_min_magnitude``: a direct target for the phase branch. The output the waveform losses
-    see is the vocoder's own (:meth:`NeuralVocoder.render`, with its refinement iterations). An
-    exponential moving average of the weights
-    (``ema``) is validated and exported. The learning rate warms up linearly for ``warmup_steps``
+    log STFT magnitude and the segment's own, at the mel analysis' resolution: a direct target
+    for the magnitude that the waveform losses only give through the synthesis (APNet, Ai & Ling,
+    2023). The output the waveform losses see is played as in use (the vocoder's
+    :class:`~audiodiff.vocoders.synthesis.Synthesis` with ``synthesis``' settings, gradients
+    through the refinement). An exponential moving average of the weights (``ema``) is validated
+    and exported. The learning rate warms up linearly for ``warmup_steps``
     and then follows a cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
 
     With ``adversarial_weight > 0`` a :class:`MultiDiscriminator` (multi-period and
@@ -55,23 +56,26 @@ class VocoderModule(L.LightningModule):
     with two), and each group's gradient norm is clipped to ``gradient_clip_val`` on its own.
 
     Args:
-        vocoder: the network's shape.
+        network: the network's shape (:class:`VocosConfig`; the default is the bundled vocoder's).
+        synthesis: how the network's magnitude is played, in training as in the exported vocoder
+            (:class:`SynthesisConfig`; the default is the bundled vocoder's).
         export_dir: when set, the EMA vocoder is saved there with ``save_pretrained`` at the end
-            of fit, with weights in ``export_dtype``.
+            of fit, with weights in ``export_dtype``; a relative path is taken from the trainer's
+            ``default_root_dir``.
         init_from: a saved vocoder folder (e.g. ``audiodiff/pretrained/vocoder``) whose weights
             start the vocoder and its EMA copy: fine-tuning, e.g. with the discriminators switched
-            on. Its config must be ``vocoder`` (but see :meth:`init_weights_from`). Ignored when
-            resuming from a checkpoint (the checkpoint's weights replace it).
+            on. Its network config must be ``network`` (but see :meth:`init_weights_from`); its
+            synthesis settings are not used. Ignored when resuming from a checkpoint (the
+            checkpoint's weights replace it).
     """
 
     def __init__(
         self,
-        vocoder: NeuralVocoderConfig = DEFAULT_CONFIG,
+        network: VocosConfig = SHIPPED_NETWORK,
+        synthesis: SynthesisConfig = SHIPPED_SYNTHESIS,
         mel_weight: float = 1.0,
         stft_weight: float = 1.0,
         magnitude_weight: float = 0.0,
-        phase_weight: float = 0.0,
-        phase_min_magnitude: float = 1e-3,
         adversarial_weight: float = 0.0,
         adversarial_start: int = 0,
         discriminator_channels: int = 32,
@@ -86,12 +90,12 @@ class VocoderModule(L.LightningModule):
         init_from: str | None = None,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters(ignore=["vocoder"])
-        self.config = vocoder
-        self.vocoder = NeuralVocoder(self.config)
+        self.save_hyperparameters(ignore=["network", "synthesis"])
+        self.network_config = network
+        self.vocoder = NeuralVocoder(network, synthesis)
         self.ema = copy.deepcopy(self.vocoder).requires_grad_(False)
-        self.analysis = MelSpectrogram(self.config.mel)
-        self.mel_loss = MelL1Loss(self.config.mel)
+        self.analysis = MelSpectrogram(network.mel)
+        self.mel_loss = MelL1Loss(network.mel)
         self.stft_loss = MultiResolutionSTFTLoss()
         self.discriminator = (
             MultiDiscriminator(channels=discriminator_channels) if adversarial_weight > 0 else None
@@ -102,42 +106,36 @@ class VocoderModule(L.LightningModule):
             self.init_weights_from(Path(self.hparams.init_from))
 
     def init_weights_from(self, path: Path) -> None:
-        """Copy a saved vocoder's weights into the vocoder and its EMA. Its config must be ours
-        but for its playback settings (:meth:`NeuralVocoderConfig.with_playback_of`), which shape no
-        weights; a vocoder
-        without a :class:`SpectralRefiner` may start one that has it (the refiner starts as the
-        identity)."""
+        """Copy a saved vocoder's weights into the vocoder and its EMA. Its network config must be
+        ours (synthesis settings shape no weights); a vocoder without a :class:`SpectralRefiner`
+        may start one that has it (the refiner starts as the identity)."""
         source = NeuralVocoder.from_pretrained(path)
-        own = self.config
-        comparable = source.config.with_playback_of(own)
+        own, comparable = self.network_config, source.network_config
         if comparable.spectral_layers == 0:
             comparable = dataclasses.replace(comparable, spectral_layers=own.spectral_layers,
                                              spectral_channels=own.spectral_channels)
         if comparable != own:
-            raise ValueError(f"the vocoder in {path} has another config ({source.config.to_dict()}); "
-                             f"fine-tune it with that config as model.vocoder, not {own.to_dict()}")
+            raise ValueError(f"the vocoder in {path} has another network ({source.network_config.to_dict()}); "
+                             f"fine-tune it with that config as model.network, not {own.to_dict()}")
         for target in (self.vocoder, self.ema):
             missing, unexpected = target.load_state_dict(source.state_dict(), strict=False)
             assert not unexpected and all(k.startswith("network.spectral.") for k in missing), (missing, unexpected)
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
-        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude", "phase"}``
-        (spectral losses) and ``"output"`` and ``"target"`` waveforms ``[n, samples']`` for ``vocoder``."""
+        """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` (spectral
+        losses) and ``"output"`` and ``"target"`` waveforms ``[n, samples']`` for ``vocoder``."""
         with torch.no_grad():
             log_mel = self.analysis(audio)
-        magnitude, phase = vocoder.network(log_mel)
-        prediction = vocoder.render(magnitude, phase, log_mel)
+        magnitude = vocoder.network(log_mel)
+        prediction = vocoder.synthesis(magnitude, log_mel)
         target = audio[:, : prediction.shape[-1]]
         mel = self.mel_loss(prediction, target)
         stft = self.stft_loss(prediction, target)
-        spectrum = self.target_spectrum(target, phase.shape[-1])
-        log_magnitude = self.magnitude_loss(magnitude, spectrum)
+        log_magnitude = self.magnitude_loss(magnitude, target)
         hp = self.hparams
-        phase_distance = phase_loss(phase, spectrum.angle(), spectrum.abs(), hp.phase_min_magnitude)
-        loss = (hp.mel_weight * mel + hp.stft_weight * stft + hp.magnitude_weight * log_magnitude
-                + hp.phase_weight * phase_distance)
+        loss = hp.mel_weight * mel + hp.stft_weight * stft + hp.magnitude_weight * log_magnitude
         return {"loss": loss, "mel_l1": mel, "stft": stft, "magnitude": log_magnitude,
-                "phase": phase_distance, "output": prediction, "target": target}
+                "output": prediction, "target": target}
 
     def adversarial_losses(self, output: Tensor, target: Tensor) -> dict[str, Tensor]:
         """``{"discriminator", "generator", "features"}`` for output and target ``[n, samples]``."""
@@ -149,18 +147,13 @@ class VocoderModule(L.LightningModule):
         return {"discriminator": discriminator_loss(real, fake_for_discriminator),
                 "generator": generator_loss(fake), "features": feature_matching_loss(real, fake)}
 
-    def target_spectrum(self, target: Tensor, frames: int) -> Tensor:
-        """Waveforms ``[n, samples]`` -> their complex STFT at the mel analysis' resolution, the
-        first ``frames`` frames ``[n, n_fft // 2 + 1, frames]``."""
-        mel = self.config.mel
-        return stft(target, mel.n_fft, mel.hop_length, mel.win_length)[..., :frames]
-
-    def magnitude_loss(self, magnitude: Tensor, spectrum: Tensor) -> Tensor:
-        """Mean abs log difference of predicted ``[n, n_fft // 2 + 1, frames]`` and the magnitude
-        of the target's complex STFT ``spectrum`` (same shape; both clamped at the mel's ``log_floor``)."""
-        true = spectrum.abs()
-        floor = self.config.mel.log_floor
-        return (magnitude.clamp_min(floor).log() - true.clamp_min(floor).log()).abs().mean()
+    def magnitude_loss(self, magnitude: Tensor, target: Tensor) -> Tensor:
+        """Mean abs log difference of a predicted magnitude ``[n, n_fft // 2 + 1, frames]`` and the
+        STFT magnitude of the target waveforms ``[n, samples]`` at the mel analysis' resolution
+        (its first ``frames`` frames; both clamped at the mel's ``log_floor``)."""
+        mel = self.network_config.mel
+        true = stft_magnitude(target, mel)[..., : magnitude.shape[-1]]
+        return (magnitude.clamp_min(mel.log_floor).log() - true.clamp_min(mel.log_floor).log()).abs().mean()
 
     def training_step(self, batch: Tensor, batch_idx: int) -> Tensor:
         losses = self.model_step(batch, self.vocoder)
@@ -212,12 +205,14 @@ class VocoderModule(L.LightningModule):
                 torch.nn.utils.clip_grad_norm_(group["params"], gradient_clip_val)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CONFIG_KEY] = self.config.to_dict()
+        checkpoint[CONFIG_KEY] = {"network": self.network_config.to_dict(),
+                                  "synthesis": self.vocoder.synthesis_config.to_dict()}
 
     def on_fit_end(self) -> None:
         if self.hparams.export_dir and self.trainer.is_global_zero:
             dtype = getattr(torch, self.hparams.export_dtype)
-            path = self.ema.save_pretrained(self.hparams.export_dir, overwrite=True, dtype=dtype)
+            folder = Path(self.trainer.default_root_dir) / self.hparams.export_dir
+            path = self.ema.save_pretrained(folder, overwrite=True, dtype=dtype)
             print(f"exported the EMA vocoder to {path}")
 
 
@@ -229,7 +224,8 @@ def export_vocoder(
     ckpt = load_checkpoint(ckpt_path)
     if CONFIG_KEY not in ckpt:
         raise ValueError(f"{ckpt_path} is not a vocoder training checkpoint (no {CONFIG_KEY})")
-    vocoder = NeuralVocoder(NeuralVocoderConfig.from_dict(ckpt[CONFIG_KEY]))
+    config = ckpt[CONFIG_KEY]
+    vocoder = NeuralVocoder(VocosConfig.from_dict(config["network"]), SynthesisConfig.from_dict(config["synthesis"]))
     prefix = "ema."
     vocoder.load_state_dict(
         {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}

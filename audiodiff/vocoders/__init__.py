@@ -8,9 +8,12 @@ from pathlib import Path
 from audiodiff.spectrogram import MelConfig
 from audiodiff.vocoders.base import Vocoder
 from audiodiff.vocoders.griffinlim import GriffinLimVocoder
+from audiodiff.vocoders.network import VocosConfig
 from audiodiff.vocoders.neural import NeuralVocoder
+from audiodiff.vocoders.synthesis import SynthesisConfig
 
-__all__ = ["VOCODERS", "GriffinLimVocoder", "NeuralVocoder", "Vocoder", "load_vocoder"]
+__all__ = ["VOCODERS", "GriffinLimVocoder", "NeuralVocoder", "SynthesisConfig", "Vocoder", "VocosConfig",
+           "load_vocoder"]
 
 BUNDLED_NEURAL = Path(__file__).resolve().parent.parent / "pretrained" / "vocoder"
 
@@ -34,8 +37,8 @@ def _neural(mel_config: MelConfig, option: str | None) -> Vocoder:
             f"no bundled neural vocoder is installed ({BUNDLED_NEURAL} is missing); pass the "
             "folder of a trained one, or use --vocoder griffinlim"
         )
-    iterations = None if option is None else int(option)
-    return NeuralVocoder.from_pretrained(BUNDLED_NEURAL, mel_config=mel_config, refine_iterations=iterations)
+    changes = {} if option is None else {"refine_iterations": int(option)}
+    return NeuralVocoder.from_pretrained(BUNDLED_NEURAL, mel_config=mel_config, **changes)
 
 
 # name -> factory(mel_config, text after "name:" or None)

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from audiodiff.vocoders.losses import DEFAULT_RESOLUTIONS, stft_magnitude
+from audiodiff.stft import Resolution, stft_magnitude
+from audiodiff.vocoders.losses import DEFAULT_RESOLUTIONS
 
 # One sub-discriminator's output: its logits and the activations of each layer before them.
 Judgement = tuple[Tensor, list[Tensor]]
@@ -68,14 +69,14 @@ class ResolutionDiscriminator(nn.Module):
 
     def __init__(self, resolution: tuple[int, int, int], channels: int = 32) -> None:
         super().__init__()
-        self.resolution = tuple(resolution)
+        self.resolution = Resolution(*resolution)
         self.layers = nn.ModuleList([_conv2d(1, channels, (3, 9), (1, 1))])
         self.layers.extend(_conv2d(channels, channels, (3, 9), (1, 2)) for _ in range(3))
         self.layers.append(_conv2d(channels, channels, (3, 3), (1, 1)))
         self.post = _conv2d(channels, 1, (3, 3), (1, 1))
 
     def forward(self, audio: Tensor) -> Judgement:
-        magnitude = stft_magnitude(audio, *self.resolution)
+        magnitude = stft_magnitude(audio, self.resolution)
         return _judge(self.layers, self.post, magnitude.transpose(1, 2).unsqueeze(1))
 
 

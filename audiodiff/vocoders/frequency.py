@@ -1,13 +1,13 @@
-"""Instantaneous-frequency estimates for STFT bins, in cycles per sample, ``[n, n_fft // 2 + 1, frames]``.
+"""Instantaneous frequency of STFT bins, in cycles per sample, for the phase the neural vocoder integrates.
 
-- :func:`magnitude_frequency`: from the slope of the log magnitude along frequency (the estimate of
-  phase-gradient heap integration, PGHI, for a Gaussian window).
+- :func:`slope_frequency`: from the slope of the log magnitude along frequency (the estimate of
+  phase-gradient heap integration, PGHI, for a Gaussian window): exact at the peak of a Gaussian
+  window's lobe, close for a Hann window's.
 - :func:`mel_fitted_frequency`: the same, with each loud spectral peak's frequency re-fitted to the
   log-mel the magnitude was predicted from: the peak is moved, within half a bin, to where a
   steady sinusoid's lobe would give the mel bands around it the shape they have. The mel keeps
   where a partial lies between two bins (in how it splits its energy over overlapping filters)
   better than a network's magnitude does.
-- :func:`phase_frequency`: measured from a complex STFT's phase (a reference for the two above).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ import torch
 from torch import Tensor
 
 from audiodiff.spectrogram import MelConfig, mel_filterbank
+from audiodiff.stft import HANN_GAMMA, bin_frequencies, check_spectrogram, padded_hann_window
 from audiodiff.vocoders.differences import central_difference, local_maxima
 
-# The Gaussian window that matches a Hann window of length L has gamma = HANN_GAMMA * L**2 (samples**2).
-HANN_GAMMA = 0.25645
 # Mel fit: candidate spacing and reach around the slope estimate (bins), the highest frequency fitted
 # (Hz), which peaks are fitted (louder than this fraction of their frame's loudest bin), and which
 # mel bands count (where a sinusoid at the slope estimate puts more than this fraction of its
@@ -35,28 +34,20 @@ FIT_LEVEL = 0.01
 FIT_BAND_LEVEL = 0.02
 
 
-def magnitude_frequency(magnitude: Tensor, mel_config: MelConfig) -> Tensor:
-    """STFT magnitude ``[n, n_fft // 2 + 1, frames]`` -> instantaneous frequency (same shape) from its
-    log slope along frequency: exact at the peak of a Gaussian window's lobe, close for a Hann
-    window's."""
-    check_spectrogram(magnitude, mel_config)
-    with torch.no_grad():
-        return slope_frequency(magnitude.transpose(1, 2).clamp_min(1e-12).log(), mel_config).transpose(1, 2)
-
-
 def slope_frequency(log_magnitude: Tensor, mel_config: MelConfig) -> Tensor:
-    """:func:`magnitude_frequency` of a log magnitude laid out ``[n, frames, bins]`` (same layout)."""
+    """Log STFT magnitude laid out ``[n, frames, n_fft // 2 + 1]`` -> instantaneous frequency from its
+    slope along frequency, in the same layout."""
     n_fft = mel_config.n_fft
-    bins = torch.arange(log_magnitude.shape[2], device=log_magnitude.device, dtype=log_magnitude.dtype)
     slope = central_difference(log_magnitude, 2)
-    return bins / n_fft + n_fft * slope / (2 * math.pi * HANN_GAMMA * mel_config.win_length**2)
+    return bin_frequencies(mel_config, log_magnitude) + n_fft * slope / (
+        2 * math.pi * HANN_GAMMA * mel_config.win_length**2)
 
 
 def mel_fitted_frequency(magnitude: Tensor, log_mel: Tensor, mel_config: MelConfig) -> Tensor:
     """STFT magnitude ``[n, n_fft // 2 + 1, frames]`` and the natural-log mel ``[n, n_mels, frames]``
     it stands for -> instantaneous frequency of the magnitude's shape.
 
-    :func:`magnitude_frequency`, except at the magnitude's spectral peaks below ``FIT_MAX_HZ`` that
+    :func:`slope_frequency`, except at the magnitude's spectral peaks below ``FIT_MAX_HZ`` that
     are louder than ``FIT_LEVEL`` times their frame's loudest bin. There, among candidates every
     ``FIT_STEP`` bins within ``FIT_SPAN`` of the slope estimate, the frequency is the one whose
     sinusoid's mel (its Hann lobe through the mel filterbank, at any level) is closest, in least
@@ -113,11 +104,10 @@ def _lobe_signatures(mel_config: MelConfig) -> tuple[Tensor, Tensor, Tensor]:
     through ``mel_config``'s Hann-window STFT and filterbank: its log ``[candidates, n_mels]``, the
     first band each one reaches (above ``FIT_BAND_LEVEL`` times its largest) ``[candidates]``, and
     which of the next ``width`` bands it reaches ``[candidates, width]`` (``width``: the most any reaches)."""
-    n_fft, win = mel_config.n_fft, mel_config.win_length
+    n_fft = mel_config.n_fft
     top = min(FIT_MAX_HZ * n_fft / mel_config.sample_rate + FIT_SPAN, n_fft / 2)  # no tone above Nyquist
     frequencies = torch.arange(0, top + FIT_STEP / 2, FIT_STEP, dtype=torch.float64)
-    window = torch.zeros(n_fft, dtype=torch.float64)
-    window[(n_fft - win) // 2 : (n_fft - win) // 2 + win] = torch.hann_window(win, dtype=torch.float64)
+    window = padded_hann_window(mel_config, dtype=torch.float64)
     samples = torch.arange(n_fft, dtype=torch.float64)
     tones = window * torch.cos(2 * math.pi * frequencies[:, None] * samples / n_fft)
     mel = torch.fft.rfft(tones).abs() @ mel_filterbank(mel_config).double()
@@ -129,26 +119,3 @@ def _lobe_signatures(mel_config: MelConfig) -> tuple[Tensor, Tensor, Tensor]:
     window_bands = first[:, None] + torch.arange(width)
     reached = (window_bands <= last[:, None]) & reaches.gather(1, window_bands.clamp(max=mel.shape[1] - 1))
     return mel.clamp_min(1e-30).log().float(), first, reached
-
-
-def phase_frequency(spectrum: Tensor, mel_config: MelConfig) -> Tensor:
-    """Complex STFT ``[n, n_fft // 2 + 1, frames]`` (``torch.stft``'s convention) -> instantaneous
-    frequency of the same shape: each bin's phase advance from frame to frame beyond its centre
-    frequency's, wrapped to ``(-pi, pi]``, averaged over the two frame steps around each frame (one
-    step at the ends). Exact for a steady sinusoid within ``n_fft / (2 * hop_length)`` bins of the bin."""
-    check_spectrogram(spectrum, mel_config)
-    n_fft, hop = mel_config.n_fft, mel_config.hop_length
-    bins = torch.arange(spectrum.shape[1], device=spectrum.device, dtype=spectrum.real.dtype)[:, None]
-    centre = bins / n_fft
-    if spectrum.shape[-1] < 2:
-        return centre.expand(spectrum.shape).clone()
-    advance = spectrum.angle().diff(dim=2) - 2 * math.pi * hop * centre
-    step = centre + torch.remainder(advance + math.pi, 2 * math.pi).sub(math.pi) / (2 * math.pi * hop)
-    return torch.cat([step[..., :1], (step[..., 1:] + step[..., :-1]) / 2, step[..., -1:]], dim=2)
-
-
-def check_spectrogram(spectrogram: Tensor, mel_config: MelConfig) -> None:
-    """Raise ``ValueError`` unless ``spectrogram`` is ``[n, n_fft // 2 + 1, frames]``."""
-    bins = mel_config.n_fft // 2 + 1
-    if spectrogram.dim() != 3 or spectrogram.shape[1] != bins:
-        raise ValueError(f"expected a spectrogram [n, {bins}, frames], got {tuple(spectrogram.shape)}")

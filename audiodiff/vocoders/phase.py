@@ -12,7 +12,7 @@ vectorised. Every bin integrates its instantaneous frequency over time, and ever
 its group delay over frequency. The bins of a tonal spectral peak (between two local minima along
 frequency) take the peak's time integral plus their group-delay offset from the peak (phase
 locking, Laroche & Dolson, 1999); the bins of other peaks, transients and noise, take the frame's
-integral from DC. Bins below ``tolerance`` times the loudest keep their own time integral.
+integral from DC. Bins below ``TOLERANCE`` times the loudest keep their own time integral.
 """
 
 from __future__ import annotations
@@ -23,26 +23,22 @@ import torch
 from torch import Tensor
 
 from audiodiff.spectrogram import MelConfig
+from audiodiff.stft import HANN_GAMMA, check_spectrogram
 from audiodiff.vocoders.differences import central_difference, local_maxima, second_difference
-from audiodiff.vocoders.frequency import HANN_GAMMA, check_spectrogram, slope_frequency
 
 # Bins quieter than this, relative to the loudest bin of their item, are not locked to a peak.
 TOLERANCE = 1e-3
 
 
-def gradient_phase(
-    magnitude: Tensor, mel_config: MelConfig, tolerance: float = TOLERANCE, frequency: Tensor | None = None
-) -> Tensor:
+def gradient_phase(magnitude: Tensor, frequency: Tensor, mel_config: MelConfig) -> Tensor:
     """STFT magnitude ``[n, n_fft // 2 + 1, frames]`` (of a Hann-window, ``center=True`` STFT with
-    ``mel_config``'s sizes) -> phase of the same shape, in ``torch.stft``'s convention.
+    ``mel_config``'s sizes) and each bin's instantaneous frequency (same shape, cycles per sample:
+    what is integrated over time) -> phase of the same shape, in ``torch.stft``'s convention.
 
-    ``frequency`` (same shape, cycles per sample) replaces the instantaneous frequency that is
-    integrated over time, by default ``magnitude``'s own slope estimate
-    (:func:`~audiodiff.vocoders.frequency.magnitude_frequency`). Deterministic and without
-    gradient (the result is detached).
+    Deterministic and without gradient (the result is detached).
     """
     check_spectrogram(magnitude, mel_config)
-    if frequency is not None and frequency.shape != magnitude.shape:
+    if frequency.shape != magnitude.shape:
         raise ValueError(
             f"frequency must have the magnitude's shape {tuple(magnitude.shape)}, got {tuple(frequency.shape)}"
         )
@@ -53,10 +49,7 @@ def gradient_phase(
         log_magnitude = magnitude.transpose(1, 2).clamp_min(1e-12).log()
         bins = torch.arange(magnitude.shape[1], device=magnitude.device, dtype=magnitude.dtype)
         # Instantaneous frequency (cycles per sample) -> phase advance per frame.
-        if frequency is None:
-            frequency = slope_frequency(log_magnitude, mel_config)
-        else:
-            frequency = frequency.detach().transpose(1, 2).to(log_magnitude)
+        frequency = frequency.detach().transpose(1, 2).to(log_magnitude)
         time_phase = _trapezoid_cumsum(2 * math.pi * hop * frequency, 1)
         # Local group delay -> phase change from bin to bin.
         bin_phase = _trapezoid_cumsum(-gamma * central_difference(log_magnitude, 1) / (hop * n_fft), 2)
@@ -68,7 +61,7 @@ def gradient_phase(
         along_time = -second_difference(log_magnitude, 1) / (2 * math.pi * hop**2 / gamma)
         offset = (time_phase - bin_phase).masked_fill_(along_frequency <= along_time, 0.0)
         phase = bin_phase + _at_peaks(log_magnitude, offset)
-        quiet = log_magnitude < math.log(tolerance) + log_magnitude.amax(dim=(1, 2), keepdim=True)
+        quiet = log_magnitude < math.log(TOLERANCE) + log_magnitude.amax(dim=(1, 2), keepdim=True)
         phase = torch.where(quiet, time_phase, phase)
         # torch.stft's frames start at the window's first sample, not its centre: a factor (-1)^k.
         return (phase + math.pi * bins).transpose(1, 2)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# A fine-tune of the bundled vocoder (vocoder-finetune.yaml beside this file, over recipes/vocoder-gradient.yaml)
-# on a lent GPU machine; see README.md
-# beside this file. Writes the EMA vocoder (float32) to $OUT/vocoder, the Lightning logs to
-# $OUT/logs and the console output to $OUT/train.log. Extra arguments go to the training CLI.
+# A fine-tune of the bundled vocoder (vocoder-finetune.yaml beside this file, over recipes/vocoder.yaml
+# and recipes/vocoder-finetune.yaml) on a lent GPU machine; see README.md beside this file. Writes
+# the EMA vocoder (float32) to $OUT/vocoder, the Lightning logs (without checkpoints) to $OUT/logs
+# and the console output to $OUT/train.log. Extra arguments go to the training CLI.
 set -euo pipefail
 : "${OUT:?set OUT to the folder that the device call brings back}"
 python=${PYTHON:-python3}
@@ -13,5 +13,9 @@ if ! "$python" -c "import jsonargparse, soundfile" 2>/dev/null; then
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: training on $(nproc) CPU cores"
-"$python" -m audiodiff.training.vocoder_cli fit --config recipes/vocoder-gradient.yaml --config recipes/gpu/vocoder-finetune.yaml \
-  --trainer.logger.init_args.save_dir "$OUT" --model.export_dir "$OUT/vocoder" "$@" 2>&1 | tee "$OUT/train.log"
+run=runs/vocoder-gpu
+"$python" -m audiodiff.training.vocoder_cli fit --config recipes/vocoder.yaml --config recipes/vocoder-finetune.yaml \
+  --config recipes/gpu/vocoder-finetune.yaml --trainer.default_root_dir "$run" --model.export_dir "$OUT/vocoder" \
+  "$@" 2>&1 | tee "$OUT/train.log"
+mkdir -p "$OUT/logs"
+tar -C "$run" --exclude='*.ckpt' -cf - lightning_logs | tar -C "$OUT/logs" -xf -
