@@ -407,3 +407,10 @@ def test_missing_packages_exit_2_with_the_install_lines(tmp_path: Path, capsys) 
     err = capsys.readouterr().err
     assert "apt-get install -y minetest-data 0ad-data" in err and "pip install --no-deps arcade" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_journal_entries_are_reused_only_under_the_same_file_names() -> None:
+    entry = {"clips": [{"path": "audio/mt_x_w01.wav"}, {"path": "audio/mt_x_w02.wav"}]}
+    assert recipe._same_stem(entry, "mt_x")
+    assert not recipe._same_stem(entry, "mt_y") and not recipe._same_stem(None, "mt_x")
+    assert recipe._same_stem({"clips": []}, "anything")  # a skipped source has no files to rename

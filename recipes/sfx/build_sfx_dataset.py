@@ -104,7 +104,9 @@ def plan(found: Sequence[tuple[Package, Path]], licences: Sequence[str] | None) 
 def _unique_stem(source: SourceFile, taken: set[str]) -> str:
     """``PREFIX_folder-name``; the source's extension or index is added when that is taken."""
     tail = f"{source.context}/{source.name}" if source.context else source.name
-    if source.package == "openttd-opensfx":
+    if source.package == "minetest-data":
+        tail = source.name  # already unique: minetest names start with their mod
+    elif source.package == "openttd-opensfx":
         tail = f"{source.file.rsplit('#', 1)[1]}-{source.name}"
     stem = f"{PREFIXES[source.package]}_{slug(tail)[:80]}"
     if stem in taken:
@@ -160,21 +162,31 @@ def load_journal(out: Path, build: Build) -> dict[str, dict]:
 
 def run(planned: Sequence[Planned], build: Build, jobs: int) -> dict[str, dict]:
     """Make every planned source the journal does not already have, ``jobs`` at a time."""
-    results = load_journal(build.out, build)
+    journal = load_journal(build.out, build)
+    results = {item.source.key: journal[item.source.key] for item in planned
+               if _same_stem(journal.get(item.source.key), item.stem)}
     todo = [item for item in planned if item.source.key not in results]
     print(f"{len(planned) - len(todo)} of {len(planned)} source files already built; making {len(todo)}")
     started = time.monotonic()
-    with ProcessPoolExecutor(max_workers=jobs) as pool, open(build.out / JOURNAL, "a") as journal:
+    with ProcessPoolExecutor(max_workers=jobs) as pool, open(build.out / JOURNAL, "a") as out:
         futures = {pool.submit(make_source, item, build): item for item in todo}
         for done, future in enumerate(as_completed(futures), start=1):
             entry = future.result()
             results[entry["key"]] = entry
-            journal.write(json.dumps(entry) + "\n")
-            journal.flush()
+            out.write(json.dumps(entry) + "\n")
+            out.flush()
             if done % 50 == 0 or done == len(todo):
                 print(f"[{done}/{len(todo)}] {futures[future].source.package} "
                       f"({time.monotonic() - started:.0f} s)", flush=True)
     return results
+
+
+def _same_stem(entry: dict | None, stem: str) -> bool:
+    """Whether a journal entry's clips are named after ``stem`` (file naming may have changed)."""
+    if entry is None:
+        return False
+    return all(Path(clip["path"]).stem in (stem, *(f"{stem}_w{i:02d}" for i in range(1, 100)))
+               for clip in entry["clips"])
 
 
 def drop_duplicates(planned: Sequence[Planned], results: dict[str, dict], build: Build) -> None:
