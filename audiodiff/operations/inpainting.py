@@ -11,17 +11,21 @@ from torch import Tensor
 
 from audiodiff import samplers
 from audiodiff.operations import core, signal, source
-from audiodiff.operations.checks import waveform
+from audiodiff.operations.checks import number, waveform
 from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known
 from audiodiff.pipeline import Generation, Pipeline, ProgressFn
 
+CROSSFADE = 0.1  # seconds of mel crossfade inside a regenerated region (benchmarks/toolkit.py)
 
-def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, loop: bool, conditions: core.Conditions,
-          settings: core.Settings, seeds: list[int], progress: ProgressFn | None) -> tuple[list[Tensor], list[Tensor]]:
+
+def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float, loop: bool,
+          conditions: core.Conditions, settings: core.Settings, seeds: list[int],
+          progress: ProgressFn | None) -> tuple[list[Tensor], list[Tensor]]:
     """Rows of ``base [samples]`` with the samples where ``generate [samples]`` regenerated.
 
     The mel of ``base`` is the known mel, :func:`frame_mask` says how much of each frame is known
-    and :func:`keep_known` holds it there at every step; sampling starts from
+    (a raised-cosine crossfade ``crossfade`` seconds into the generated side) and
+    :func:`keep_known` holds it there at every step; sampling starts from
     ``sigma_max * noise + mask * known``. The vocoded result gets ``base``'s own samples back
     wherever ``generate`` is False (:func:`signal.splice`, crossfading ``win_length // 2`` samples
     on the generated side only). Returns (mels ``[1, n_mels, frames]``, audios ``[1, samples]``).
@@ -30,7 +34,8 @@ def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, loop: bool, conditi
     src = source.from_audio(pipe, base, loop=loop, name="audio")
     circle = src.area.frames * config.hop_length
     flags = generate[(torch.arange(circle) * len(generate)) // circle] if loop else generate
-    mask = frame_mask(flags, src.area.frames, config, loop=loop).to(pipe.device)
+    fade = round(number("crossfade", crossfade, low=0.0, high=10.0) * config.sample_rate)
+    mask = frame_mask(flags, src.area.frames, config, crossfade=fade, loop=loop).to(pipe.device)
     sigmas = settings.sigmas(pipe)
     mels, audios = [], []
     for i, row_seed in enumerate(seeds):
@@ -62,14 +67,16 @@ def inpaint(
     guidance: float | None = None,
     sampler: str | None = None,
     loop: bool = False,
+    crossfade: float = CROSSFADE,
     progress: ProgressFn | None = None,
 ) -> Generation:
     """Regenerate ``regions`` of ``audio [samples]`` (or ``[1, samples]``, the model's rate).
 
     ``regions`` are ``(start_s, end_s)`` pairs inside the sound (overlapping ones are merged). Mel
     frames whose analysis window touches no region come out equal to the input's mel (within
-    1e-5: the last sampler step's float rounding); the frames straddling a region border are a
-    crossfade of the input's and the generated mel (:func:`frame_mask`). Outside the regions the
+    1e-5: the last sampler step's float rounding); from the frames straddling a region border to
+    ``crossfade`` seconds inside it (at most a third of the region), the mel crossfades from the
+    input's to the generated one (:func:`frame_mask`). Outside the regions the
     audio is the input's own samples, bit for bit; the first and last ``win_length // 2`` samples
     inside each region are crossfaded into them (:func:`signal.splice`). With ``loop`` the input is
     one period of a loop and the regions may be healed across its wrap.
@@ -86,9 +93,10 @@ def inpaint(
     if not generate.any():
         raise ValueError(f"regions {spans} are shorter than one sample")
     conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
-    mels, audios = _fill(pipe, audio, generate, loop=bool(loop), conditions=conditions, settings=settings,
-                         seeds=seeds, progress=progress)
+    mels, audios = _fill(pipe, audio, generate, crossfade=crossfade, loop=bool(loop), conditions=conditions,
+                         settings=settings, seeds=seeds, progress=progress)
     record = {"operation": "inpaint", "regions": [list(s) for s in spans], "loop": bool(loop),
+              "crossfade": crossfade,
               "duration": len(audio) / rate, **conditions.record, **settings.record()}
     return core.result(pipe, mels, audios, seeds, record)
 
@@ -109,6 +117,7 @@ def extend(
     guidance: float | None = None,
     sampler: str | None = None,
     loop: bool = False,
+    crossfade: float = CROSSFADE,
     progress: ProgressFn | None = None,
 ) -> Generation:
     """``audio [samples]`` continued by ``seconds`` after it (or, with ``before``, before it).
@@ -133,10 +142,11 @@ def extend(
     generate = torch.zeros(len(base), dtype=torch.bool)
     generate[slice(0, new) if before else slice(len(audio), None)] = True
     conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
-    mels, audios = _fill(pipe, base, generate, loop=bool(loop), conditions=conditions, settings=settings,
-                         seeds=seeds, progress=progress)
+    mels, audios = _fill(pipe, base, generate, crossfade=crossfade, loop=bool(loop), conditions=conditions,
+                         settings=settings, seeds=seeds, progress=progress)
     rate = pipe.config.mel.sample_rate
     record = {"operation": "extend", "seconds": float(seconds), "before": bool(before), "loop": bool(loop),
+              "crossfade": crossfade,
               "input_duration": len(audio) / rate, "duration": len(base) / rate,
               **conditions.record, **settings.record()}
     return core.result(pipe, mels, audios, seeds, record)

@@ -44,32 +44,55 @@ def generated_samples(regions: Sequence[tuple[float, float]], samples: int, samp
     return out
 
 
-def frame_mask(generated: Tensor, frames: int, config: MelConfig, *, loop: bool = False) -> Tensor:
+def frame_mask(generated: Tensor, frames: int, config: MelConfig, *, crossfade: int = 0,
+               loop: bool = False) -> Tensor:
     """How much of each frame is known: ``[frames]`` in ``[0, 1]`` from ``generated [samples]`` bool.
 
-    Frame ``j`` is centred on sample ``j * hop_length`` (the centred STFT). Its value is the share
-    of its Hann analysis window that lies on known samples: exactly 1 when the window touches no
-    generated sample, exactly 0 when it lies wholly on generated ones, and a smooth ramp over the
-    ``win_length / hop_length`` frames that straddle a border (the crossfade of the constraint).
-    Samples past the end count as the last sample (or, on a circle of ``frames * hop_length``
-    samples, wrap around).
+    Frame ``j`` is centred on sample ``j * hop_length`` (the centred STFT); ``e`` is the signed
+    distance from its centre to the nearest border between known and generated samples (> 0 on
+    the generated side). The mask is exactly 1 where the frame's analysis window (``win_length``)
+    touches no generated sample, exactly 0 from ``crossfade`` samples into the generated side on
+    (``crossfade`` capped at a third of the shortest generated run), and a raised cosine of ``e``
+    in between: the crossfade lies inside the regions, outside them the input's frames are kept
+    whole. Samples past the end count as the last sample; with ``loop`` the ``frames * hop_length``
+    samples are a circle.
     """
-    hop, win = config.hop_length, config.win_length
-    half = win // 2
-    total = (frames - 1) * hop + 1 if not loop else frames * hop
-    flags = generated.float()
-    flags = F.pad(flags, (0, max(0, total - len(flags))), value=float(flags[-1]))[:total] if not loop else flags
+    hop, half = config.hop_length, config.win_length // 2
+    total = frames * hop if loop else (frames - 1) * hop + 1
+    flags = generated.bool()
+    if not loop:
+        flags = torch.cat([flags, flags[-1:].expand(max(0, total - len(flags)))])[:total]
+    if not flags.any():
+        return torch.ones(frames)
+    if flags.all():
+        return torch.zeros(frames)
+    border = torch.nonzero(flags != torch.roll(flags, 1)).flatten().double() - 0.5  # between samples
+    if not loop:
+        border = border[border > 0]
+    centre = torch.arange(frames, dtype=torch.float64) * hop
+    gap = (centre[:, None] - border[None, :]).abs()
     if loop:
-        index = torch.arange(-half, total + half) % len(flags)
-        padded = flags[index]
-    else:
-        padded = F.pad(flags[None, None], (half, half), mode="replicate")[0, 0]
-    window = torch.hann_window(win, periodic=False, dtype=torch.float64)
-    share = F.conv1d(padded.double()[None, None], window[None, None] / window.sum(), stride=hop)[0, 0, :frames]
-    touched = F.max_pool1d(padded[None, None], win, stride=hop)[0, 0, :frames]
-    inside = -F.max_pool1d(-padded[None, None], win, stride=hop)[0, 0, :frames]
-    known = (1 - share).float()
-    return torch.where(touched == 0, 1.0, torch.where(inside == 1, 0.0, known.clamp(0, 1)))
+        gap = torch.minimum(gap, len(flags) - gap)
+    inside = flags[(torch.arange(frames) * hop) % len(flags)]
+    e = torch.where(inside, 1.0, -1.0).double() * gap.min(1).values
+    runs = _runs(flags, loop)
+    fade = min(float(crossfade), min(runs) / 3)
+    ramp = 0.5 + 0.5 * torch.cos(torch.pi * ((e + half) / (fade + half)).clamp(0, 1))
+    padded = flags[torch.arange(-half, (frames - 1) * hop + half) % len(flags)] if loop else \
+        F.pad(flags.float()[None, None], (half, half), mode="replicate")[0, 0] > 0.5
+    touched = F.max_pool1d(padded.float()[None, None], 2 * half, stride=hop)[0, 0, :frames] > 0
+    return torch.where(touched, ramp, 1.0).float()
+
+
+def _runs(flags: Tensor, loop: bool) -> list[int]:
+    """Lengths of the runs of True in ``flags [samples]`` (joined across the wrap with ``loop``)."""
+    padded = torch.cat([flags.new_zeros(1), flags, flags.new_zeros(1)]).int()
+    edges = torch.diff(padded)
+    starts, ends = torch.nonzero(edges == 1).flatten(), torch.nonzero(edges == -1).flatten()
+    lengths = (ends - starts).tolist()
+    if loop and len(lengths) > 1 and flags[0] and flags[-1]:
+        lengths = [lengths[0] + lengths[-1], *lengths[1:-1]]
+    return lengths
 
 
 def keep_known(fn: DenoiseFn, known: Tensor, mask: Tensor) -> DenoiseFn:
