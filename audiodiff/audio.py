@@ -123,7 +123,8 @@ def save(
     The format comes from the suffix unless ``format`` is given (see
     :data:`SUPPORTED_WRITE_FORMATS`, whose first subtype per format is the default: 16-bit PCM
     for wav/flac). Samples are clipped to ``[-1, 1]``. The file is written to a temporary file in
-    the same folder and renamed into place, so a failed write never leaves a partial file.
+    the same folder, flushed to disk (``fsync``) and renamed into place (see :func:`atomic_path`),
+    so a failed write never leaves a partial file and an existing one survives it.
     """
     path = Path(path)
     fmt = (format or path.suffix.lstrip(".")).lower()

@@ -17,14 +17,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     loads with ``weights_only=True`` so a checkpoint can never run code."""
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str | os.PathLike, storage_options: Any = None) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        try:
+        from audiodiff.fileio import atomic_path  # written, flushed and fsynced, then renamed
+
+        with atomic_path(path, overwrite=True) as tmp:
             torch.save(checkpoint, tmp)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
 
     def load_checkpoint(
         self, path: str | os.PathLike, map_location: Any = None, weights_only: bool | None = None
