@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from audiodiff.conditioning import ConditionerConfig
 from audiodiff.denoiser import DiffusionConfig
+from audiodiff.formats import ModelFormatError, read_versioned_json
 from audiodiff.models.config import UNetConfig
 from audiodiff.spectrogram import MelConfig
 
 FORMAT_VERSION = 1
 
-
-class ModelFormatError(ValueError):
-    """A model folder that is missing, corrupt or from an incompatible format."""
+__all__ = ["FORMAT_VERSION", "ModelFormatError", "PipelineConfig", "SamplingDefaults"]
 
 
 @dataclass(frozen=True)
@@ -66,9 +64,12 @@ class PipelineConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PipelineConfig:
-        version = data.get("format_version")
-        if not isinstance(version, int):
-            raise ModelFormatError("config.json has no format_version; it was not written by audiodiff")
+        """The config in ``data``: a ``config.json`` read by :meth:`load` (which checks the file's
+        format with :func:`read_versioned_json`), or the copy a training checkpoint holds, whose
+        version is checked here."""
+        version = data.get("format_version") if isinstance(data, dict) else None
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise ModelFormatError("the model config has no format_version; it was not written by audiodiff")
         if version > FORMAT_VERSION:
             raise ModelFormatError(
                 f"this model uses format {version} but this audiodiff reads up to {FORMAT_VERSION}; "
@@ -84,17 +85,14 @@ class PipelineConfig:
                 vocoder=data.get("vocoder", "griffinlim"),
             )
         except (KeyError, TypeError, ValueError) as err:
-            raise ModelFormatError(f"config.json is invalid: {err}") from err
+            why = f"missing {err}" if isinstance(err, KeyError) else str(err)
+            raise ModelFormatError(f"the model config is invalid ({why})") from err
 
     @classmethod
     def load(cls, path: Path) -> PipelineConfig:
-        """Read ``config.json``; :class:`ModelFormatError` when absent or unreadable."""
-        if not path.is_file():
-            raise ModelFormatError(f"{path} not found: a model folder needs config.json and model.safetensors")
+        """Read ``config.json``; :class:`ModelFormatError` when absent, unreadable or too new."""
+        data = read_versioned_json(path, reads_up_to=FORMAT_VERSION)
         try:
-            data = json.loads(path.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ModelFormatError(f"{path} is not valid JSON ({err}); the model folder is corrupt") from err
-        if not isinstance(data, dict):
-            raise ModelFormatError(f"{path} does not hold a JSON object; the model folder is corrupt")
-        return cls.from_dict(data)
+            return cls.from_dict(data)
+        except ModelFormatError as err:
+            raise ModelFormatError(f"{path}: {err}; the model folder is corrupt or from another version") from err

@@ -15,7 +15,6 @@ A cache folder holds
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,8 +27,9 @@ from tqdm import tqdm
 from audiodiff.audio import AudioError
 from audiodiff.conditioning import TEXT_ENCODERS, ConditionerConfig, TextConditioner
 from audiodiff.data.clips import clip_samples, load_clips, training_frames
-from audiodiff.data.layouts import Entry, scan
-from audiodiff.fileio import atomic_path, write_json
+from audiodiff.data.layouts import DatasetIndex, Entry, scan
+from audiodiff.fileio import NpyRowReader, NpyRowWriter, atomic_path, write_json
+from audiodiff.formats import ModelFormatError, read_versioned_json
 from audiodiff.spectrogram import (
     MelConfig,
     MelConfigMismatch,
@@ -44,9 +44,10 @@ MANIFEST = "manifest.json"
 MELS = "mels.npy"
 TEXT_ARRAYS = ("text_pooled.npy", "text_tokens.npy", "text_lengths.npy")
 _EXAMPLES = 5  # skipped paths listed per reason in a report
+_CAPTION_CHUNK = 256  # captions embedded and written per step
 
 
-class CacheError(ValueError):
+class CacheError(ModelFormatError):
     """A cache folder that is missing, corrupt, or made with other settings."""
 
 
@@ -174,16 +175,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
             "audiodiff.data.prepare(dataset_folder, out) first"
         )
     try:
-        manifest = json.loads(file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CacheError(f"{file} is not valid JSON ({err}); rebuild the cache") from err
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        manifest = read_versioned_json(file, reads_up_to=FORMAT_VERSION)
+    except ModelFormatError as err:
+        raise CacheError(str(err)) from err
+    if manifest.get("format") != FORMAT:
         raise CacheError(f"{file} is not an audiodiff cache manifest; choose another folder")
-    if manifest.get("format_version", 0) > FORMAT_VERSION:
-        raise CacheError(
-            f"{path} holds cache format {manifest['format_version']}, this audiodiff reads up "
-            f"to {FORMAT_VERSION}; upgrade with: pip install -U audiodiff"
-        )
     return manifest
 
 
@@ -219,37 +215,74 @@ def prepare(
     Re-running on the same ``out`` decodes only new or changed files (by size and mtime), reuses
     the other rows and embeddings, and drops removed files. A cache made with another MelConfig,
     frames or text encoder is refused (:class:`CacheError` naming both settings): write to a new
-    ``out`` folder, or pass ``overwrite=True`` to rebuild it from scratch. The arrays are written
-    to temporary files and renamed into place with the manifest last; the manifest is removed
-    while the arrays are swapped, so an interrupted update leaves no cache that mixes versions.
+    ``out`` folder, or pass ``overwrite=True`` to rebuild it from scratch.
+
+    Memory does not grow with the dataset: each file's mel rows and each chunk of caption
+    embeddings is written to a temporary file as soon as it is made. The arrays are renamed into
+    place with the manifest last; the manifest is removed while the arrays are swapped, so an
+    interrupted update leaves no cache that mixes versions.
     """
     index = scan(root)
     frames = training_frames(mel_config, seconds, frames)
     encoder = _encoder_settings(conditioner_config)
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file; give a folder for the cache")
     settings = {"mel_config": mel_config.to_dict(), "frames": frames, "encoder": encoder}
     previous = None if overwrite else _previous_cache(out, settings)
     report = PrepareReport()
-    rows, skipped = _collect_clips(index.entries, previous, mel_config, frames, report, progress)
-    report.skipped, report.skipped_examples = _tally(skipped)
-    if not rows:
-        raise ValueError(
-            f"no usable audio in {index.root}: every file was skipped ({report.summary()}); "
-            "check that the files are readable and not silent"
-        )
-    captions = list(dict.fromkeys(c for row in rows for c in row.entry.captions))
-    labels = sorted({row.entry.label for row in rows if row.entry.label is not None})
-    items = _items(rows, captions, labels)
-    text = _embed_captions(captions, previous, conditioner_config, progress) if encoder else {}
-    manifest = {
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        manifest = _write_arrays(out, index, previous, settings, conditioner_config, report, progress)
+    except BaseException:
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # the folder this run made, now empty again
+        raise
+    for name in TEXT_ARRAYS if encoder is None else ():
+        (out / name).unlink(missing_ok=True)
+    write_json(out / MANIFEST, manifest, overwrite=True)
+    report.items = len(manifest["items"])
+    return report
+
+
+def _write_arrays(
+    out: Path,
+    index: DatasetIndex,
+    previous: Cache | None,
+    settings: dict[str, Any],
+    conditioner_config: ConditionerConfig | None,
+    report: PrepareReport,
+    progress: bool,
+) -> dict[str, Any]:
+    """Write ``mels.npy`` (and the text arrays) to temporary files, swap them in with the old
+    manifest removed, and return the new manifest (not yet written)."""
+    mel_config, frames = MelConfig.from_dict(settings["mel_config"]), settings["frames"]
+    with contextlib.ExitStack() as stack:
+        mels_tmp = stack.enter_context(atomic_path(out / MELS, overwrite=True))
+        mels = stack.enter_context(NpyRowWriter(mels_tmp, (mel_config.n_mels, frames), np.float16))
+        rows, skipped = _collect_clips(index.entries, previous, mel_config, frames, report, progress, mels)
+        report.skipped, report.skipped_examples = _tally(skipped)
+        if not rows:
+            raise ValueError(
+                f"no usable audio in {index.root}: every file was skipped ({report.summary()}); "
+                "check that the files are readable and not silent"
+            )
+        mels.finish()
+        captions = list(dict.fromkeys(c for row in rows for c in row.entry.captions))
+        labels = sorted({row.entry.label for row in rows if row.entry.label is not None})
+        if settings["encoder"] is not None:
+            paths = [stack.enter_context(atomic_path(out / name, overwrite=True)) for name in TEXT_ARRAYS]
+            _embed_captions(captions, previous, conditioner_config, progress, paths)
+        (out / MANIFEST).unlink(missing_ok=True)
+    return {
         "format": FORMAT, "format_version": FORMAT_VERSION, **settings,
         "seconds": clip_samples(mel_config, frames) / mel_config.sample_rate,
         "root": str(index.root.resolve()), "layout": index.layout, "labels": labels,
-        "captions": captions, "items": [asdict(item) for item in items], "skipped": skipped,
+        "captions": captions, "items": [asdict(item) for item in _items(rows, captions, labels)],
+        "skipped": skipped,
     }
-    _write_cache(out, [row.mel for row in rows], text, manifest)
-    report.items = len(items)
-    return report
 
 
 def _encoder_settings(config: ConditionerConfig | None) -> dict[str, Any] | None:
@@ -282,13 +315,12 @@ def _previous_cache(out: Path, settings: dict[str, Any]) -> Cache | None:
 
 
 class _Row(NamedTuple):
-    """One clip on its way into the cache: its file, fingerprint, window and mel row."""
+    """One clip of the new cache (its mel row is already written): its file, fingerprint, window."""
 
     entry: Entry
     size: int
     mtime_ns: int
     window: int
-    mel: np.ndarray  # float16 [n_mels, frames]
 
 
 _Known = dict[tuple[str, int, int], tuple[list[tuple[int, int]], list[dict[str, Any]]]]
@@ -313,38 +345,44 @@ def _collect_clips(
     frames: int,
     report: PrepareReport,
     progress: bool,
+    mels: NpyRowWriter,
 ) -> tuple[list[_Row], list[dict[str, Any]]]:
-    """Mel rows and skip records of every file, reused from ``previous`` when unchanged."""
+    """Append the mel rows of every file to ``mels``, copied from ``previous`` when the file is
+    unchanged; return the rows' descriptions and the skip records."""
     known = _known_files(previous)
     report.removed = len({source for source, *_ in known} - {e.source for e in entries})
     analysis = MelSpectrogram(mel_config)
+    num_samples = clip_samples(mel_config, frames)
     rows: list[_Row] = []
     skipped: list[dict[str, Any]] = []
-    for entry in tqdm(entries, desc="prepare", unit="file", disable=not progress):
-        try:
-            stat = entry.path.stat()
-            size, mtime_ns = stat.st_size, stat.st_mtime_ns
-        except OSError:
-            size, mtime_ns = 0, 0  # vanished: reported as unreadable by _decode
-        if (entry.source, size, mtime_ns) in known:
-            assert previous is not None
-            old_rows, old_skips = known[(entry.source, size, mtime_ns)]
-            rows += [_Row(entry, size, mtime_ns, w, previous.mels[r]) for w, r in old_rows]
-            skipped += old_skips
-            report.reused += 1
-        else:
-            new_rows, new_skips = _decode(entry, size, mtime_ns, analysis,
-                                          clip_samples(mel_config, frames))
-            rows += new_rows
-            skipped += new_skips
-            report.processed += 1
+    with contextlib.ExitStack() as stack:
+        stored = stack.enter_context(NpyRowReader(previous.path / MELS)) if previous else None
+        for entry in tqdm(entries, desc="prepare", unit="file", disable=not progress):
+            try:
+                stat = entry.path.stat()
+                size, mtime_ns = stat.st_size, stat.st_mtime_ns
+            except OSError:
+                size, mtime_ns = 0, 0  # vanished: reported as unreadable by _decode
+            if (entry.source, size, mtime_ns) in known:
+                assert stored is not None
+                old_rows, old_skips = known[(entry.source, size, mtime_ns)]
+                for window, row in old_rows:
+                    mels.append(stored[row])
+                    rows.append(_Row(entry, size, mtime_ns, window))
+                skipped += old_skips
+                report.reused += 1
+            else:
+                new_rows, new_skips = _decode(entry, size, mtime_ns, analysis, num_samples, mels)
+                rows += new_rows
+                skipped += new_skips
+                report.processed += 1
     return rows, skipped
 
 
 def _decode(
-    entry: Entry, size: int, mtime_ns: int, analysis: MelSpectrogram, num_samples: int
+    entry: Entry, size: int, mtime_ns: int, analysis: MelSpectrogram, num_samples: int, mels: NpyRowWriter
 ) -> tuple[list[_Row], list[dict[str, Any]]]:
-    """Mel rows and skip records of one new or changed file."""
+    """Append the mel rows of one new or changed file to ``mels``; return them and its skip records."""
     record = {"source": entry.source, "size": size, "mtime_ns": mtime_ns}
     try:
         clips, silent = load_clips(entry.path, analysis.config, num_samples)
@@ -354,10 +392,9 @@ def _decode(
     if not clips:
         return [], skipped
     with torch.inference_mode():
-        mels = analysis(torch.cat([clip.audio for clip in clips]))
-        mels = normalize(mels, analysis.config).to(torch.float16).numpy()
-    rows = [_Row(entry, size, mtime_ns, c.window, m) for c, m in zip(clips, mels, strict=True)]
-    return rows, skipped
+        block = analysis(torch.cat([clip.audio for clip in clips]))
+        mels.append(normalize(block, analysis.config).to(torch.float16).numpy())
+    return [_Row(entry, size, mtime_ns, c.window) for c in clips], skipped
 
 
 def _items(rows: list[_Row], captions: list[str], labels: list[str]) -> list[CachedItem]:
@@ -372,53 +409,37 @@ def _items(rows: list[_Row], captions: list[str], labels: list[str]) -> list[Cac
 
 
 def _embed_captions(
-    captions: list[str], previous: Cache | None, config: ConditionerConfig, progress: bool
-) -> dict[str, np.ndarray]:
-    """The text arrays for ``captions``, reusing rows of ``previous`` for known captions."""
+    captions: list[str], previous: Cache | None, config: ConditionerConfig, progress: bool, paths: list[Path]
+) -> None:
+    """Write the text arrays for ``captions`` to ``paths`` (see :data:`TEXT_ARRAYS`), a chunk at a
+    time, copying the rows of ``previous`` for known captions and embedding only the new ones."""
     known = {c: i for i, c in enumerate(previous.captions)} if previous is not None else {}
     dim = TEXT_ENCODERS[config.encoder]
-    pooled = np.zeros((len(captions), dim), np.float16)
-    tokens = np.zeros((len(captions), config.max_tokens, dim), np.float16)
-    lengths = np.zeros(len(captions), np.int32)
-    new = []
-    for i, caption in enumerate(captions):
-        if caption in known:
-            assert previous is not None and previous.text_pooled is not None
-            j = known[caption]
-            pooled[i], tokens[i], lengths[i] = (previous.text_pooled[j], previous.text_tokens[j],
-                                                previous.text_lengths[j])
-        else:
-            new.append(i)
-    conditioner = TextConditioner(config) if new else None
-    for start in tqdm(range(0, len(new), 256), desc="captions", unit="x256", disable=not progress):
-        batch = new[start : start + 256]
-        for i, (vector, sequence) in zip(batch, conditioner.embed_many([captions[i] for i in batch]), strict=True):
-            pooled[i] = vector.numpy()
-            tokens[i, : len(sequence)] = sequence.numpy()
-            lengths[i] = len(sequence)
-    return dict(zip(TEXT_ARRAYS, (pooled, tokens, lengths), strict=True))
-
-
-def _write_cache(
-    out: Path, rows: list[np.ndarray], text: dict[str, np.ndarray], manifest: dict[str, Any]
-) -> None:
-    """Write every array to a temporary file, then swap them in and write the manifest last."""
-    out.mkdir(parents=True, exist_ok=True)
+    shapes = [(dim,), (config.max_tokens, dim), ()]
+    conditioner = None
     with contextlib.ExitStack() as stack:
-        tmp = stack.enter_context(atomic_path(out / MELS, overwrite=True))
-        mels = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float16,
-                                         shape=(len(rows), *rows[0].shape))
-        for i, row in enumerate(rows):
-            mels[i] = row
-        mels.flush()
-        del mels
-        for name, array in text.items():
-            np.save(stack.enter_context(atomic_path(out / name, overwrite=True)), array)
-        (out / MANIFEST).unlink(missing_ok=True)
-    for name in TEXT_ARRAYS:
-        if name not in text:
-            (out / name).unlink(missing_ok=True)
-    write_json(out / MANIFEST, manifest, overwrite=True)
+        old = [stack.enter_context(NpyRowReader(previous.path / name)) for name in TEXT_ARRAYS] if known else []
+        writers = [stack.enter_context(NpyRowWriter(path, shape, dtype))
+                   for path, shape, dtype in zip(paths, shapes, (np.float16, np.float16, np.int32), strict=True)]
+        chunks = range(0, len(captions), _CAPTION_CHUNK)
+        for start in tqdm(chunks, desc="captions", unit=f"x{_CAPTION_CHUNK}", disable=not progress):
+            chunk = captions[start : start + _CAPTION_CHUNK]
+            new = [c for c in chunk if c not in known]
+            if new and conditioner is None:
+                conditioner = TextConditioner(config)
+            embedded = dict(zip(new, conditioner.embed_many(new), strict=True)) if new else {}
+            for caption in chunk:
+                if caption in embedded:
+                    vector, sequence = embedded[caption]
+                    tokens = np.zeros((config.max_tokens, dim), np.float16)
+                    tokens[: len(sequence)] = sequence.numpy()
+                    row = (vector.numpy(), tokens, np.int32(len(sequence)))
+                else:
+                    row = tuple(array[known[caption]] for array in old)
+                for writer, value in zip(writers, row, strict=True):
+                    writer.append(value)
+        for writer in writers:
+            writer.finish()
 
 
 def _tally(skipped: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, list[str]]]:

@@ -142,9 +142,94 @@ def test_cache_with_other_settings_is_refused(tmp_path: Path) -> None:
 def test_open_cache_errors(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match="no cache in .*prepare"):
         open_cache(tmp_path)
-    (tmp_path / "manifest.json").write_text('{"something": "else"}')
-    with pytest.raises(CacheError, match="not an audiodiff cache"):
-        open_cache(tmp_path)
+    manifest = tmp_path / "manifest.json"
+    for text, message in [("[1, 2", "not valid JSON"), ('{"something": "else"}', "not written by audiodiff"),
+                          ('{"format": "other", "format_version": 1}', "not an audiodiff cache"),
+                          ('{"format": "audiodiff-mel-cache", "format_version": 99}', "reads up to 1; upgrade")]:
+        manifest.write_text(text)
+        with pytest.raises(CacheError, match=message):
+            open_cache(tmp_path)
+
+
+def in_memory_mels(root: Path, sources: list[str]) -> np.ndarray:
+    """What the cache should hold for ``sources`` (in this order), computed here all at once."""
+    from audiodiff.data.clips import load_clips
+
+    frames = training_frames(MEL, SECONDS)
+    rows = []
+    for source in dict.fromkeys(sources):
+        clips, _ = load_clips(root / source, MEL, clip_samples(MEL, frames))
+        mels = normalize(MelSpectrogram(MEL)(torch.cat([c.audio for c in clips])), MEL)
+        rows += list(mels.to(torch.float16).numpy())
+    return np.stack(rows)
+
+
+def test_streamed_cache_equals_an_in_memory_computation(tmp_path: Path) -> None:
+    """Rows written file by file (and copied on a re-run) are exactly the rows computed at once."""
+    root, out = make_dataset(tmp_path / "data"), tmp_path / "cache"
+    run(root, out)
+    sources = [item.source for item in open_cache(out).items]
+    expected = in_memory_mels(root, sources)
+    np.testing.assert_array_equal(np.load(out / "mels.npy"), expected)  # a plain .npy, read whole too
+    soundfile.write(root / "kick/new.wav", burst(8000, 0.0, 0.3, seed=9), 8000)
+    run(root, out)  # old rows copied from the previous cache, the new file's appended
+    cache = open_cache(out)
+    sources = [item.source for item in cache.items]
+    np.testing.assert_array_equal(cache.mels, in_memory_mels(root, sources))
+    assert not list(out.glob(".*")), "temporary files left behind"
+
+
+def test_a_failed_prepare_keeps_the_old_cache_and_leaves_no_files(tmp_path: Path, monkeypatch) -> None:
+    root, out = make_dataset(tmp_path / "data"), tmp_path / "cache"
+    run(root, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    soundfile.write(root / "kick/new.wav", burst(8000, 0.0, 0.3, seed=9), 8000)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("audiodiff.data.cache.load_clips", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run(root, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    with pytest.raises(KeyboardInterrupt):
+        run(root, tmp_path / "fresh")
+    assert not (tmp_path / "fresh").exists()
+
+
+PEAK_SCRIPT = """
+import json, sys
+from audiodiff.data import prepare
+from audiodiff.spectrogram import MelConfig
+
+def kib(field):  # this process's own memory; ru_maxrss would count the parent's, from before exec
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+mel = MelConfig(sample_rate=8000, n_fft=256, hop_length=64, win_length=256, n_mels=128, fmax=4000.0)
+prepare(sys.argv[1], sys.argv[3], mel_config=mel, seconds=0.1, frames=1024, progress=False)  # warm up
+before = kib("VmHWM")
+prepare(sys.argv[2], sys.argv[4], mel_config=mel, seconds=0.1, frames=1024, progress=False)
+print(json.dumps((kib("VmHWM") - before) / 1024))
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads the peak RSS from /proc")
+def test_prepare_memory_does_not_grow_with_the_dataset(tmp_path: Path) -> None:
+    """240 clips of 256 KiB mels (60 MiB in all) are prepared in a few MiB more than 4 clips."""
+    import subprocess
+    import sys
+
+    for name, count in (("small", 4), ("large", 240)):
+        (tmp_path / name / "hit").mkdir(parents=True)
+        for i in range(count):
+            soundfile.write(tmp_path / name / "hit" / f"{i}.wav", burst(8000, 0.0, 0.05, seed=i), 8000)
+    paths = [str(tmp_path / p) for p in ("small", "large", "cache-small", "cache-large")]
+    result = subprocess.run([sys.executable, "-c", PEAK_SCRIPT, *paths], capture_output=True, text=True,
+                            check=True, cwd=Path(__file__).parents[2])
+    growth = json.loads(result.stdout)
+    assert open_cache(paths[3]).mels.shape == (240, 128, 1024)
+    assert growth < 20, f"peak RSS grew by {growth:.0f} MiB while preparing 60 MiB of mels"
 
 
 def test_only_silent_audio_is_an_error(tmp_path: Path) -> None:
