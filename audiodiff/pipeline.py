@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -15,9 +16,10 @@ from torch import Tensor, nn
 from audiodiff import samplers, schedules
 from audiodiff.conditioning import Conditioner, build_conditioner
 from audiodiff.conditioning_types import Conditioning
-from audiodiff.config import ModelFormatError, PipelineConfig
+from audiodiff.config import PipelineConfig
 from audiodiff.denoiser import Denoiser, guided
 from audiodiff.fileio import atomic_path, file_hash, write_json
+from audiodiff.formats import ModelFormatError
 from audiodiff.models.config import build_unet
 from audiodiff.spectrogram import check_mel_config, denormalize
 from audiodiff.vocoders import Vocoder, load_vocoder
@@ -26,6 +28,9 @@ from audiodiff.weights import read_safetensors
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default"
+MAX_DURATION = 60.0  # seconds one call may generate
+MAX_SEED = 2**63 - 1  # seeds are 0..MAX_SEED: int64-safe, and torch.Generator maps them one-to-one
+PER_ROW_CONDITIONS = ("prompt", "label")  # settings that may hold one value per row
 
 ProgressFn = Callable[[int, int], None]
 
@@ -48,6 +53,19 @@ class Generation:
     seeds: list[int]
     mel: Tensor
     settings: dict[str, Any] = field(default_factory=dict)
+
+    def row_settings(self, i: int) -> dict[str, Any]:
+        """The settings of row ``i`` alone, with its ``seed``: a per-row prompt or label list is
+        resolved to row ``i``'s value, and ``seed`` follows the conditions."""
+        row: dict[str, Any] = {}
+        for key, value in self.settings.items():
+            if key in PER_ROW_CONDITIONS and isinstance(value, (list, tuple)):
+                value = value[i] if len(value) > 1 else value[0]
+            row[key] = value
+            if key == "label":
+                row["seed"] = self.seeds[i]
+        row.setdefault("seed", self.seeds[i])
+        return row
 
 
 def _fail(path: Path, why: str) -> ModelFormatError:
@@ -164,8 +182,9 @@ class Pipeline:
             raise ValueError(f"num must be at least 1, got {num}")
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
-        if guidance < 0:
-            raise ValueError(f"guidance must be >= 0, got {guidance}")
+        if not (math.isfinite(guidance) and guidance >= 0):
+            raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
+        check_seed(seed, num)
         if negative_prompt is not None and self.config.conditioner.kind != "text":
             raise ValueError("a negative prompt needs a text-conditioned model")
 
@@ -211,8 +230,8 @@ class Pipeline:
 
     def frames_for(self, duration: float) -> tuple[int, int]:
         """(mel frames the model generates, audio samples returned) for ``duration`` seconds."""
-        if not 0 < duration <= 60:
-            raise ValueError(f"duration must be in (0, 60] seconds, got {duration}")
+        if not 0 < duration <= MAX_DURATION:  # also refuses NaN
+            raise ValueError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
         samples = round(duration * self.config.mel.sample_rate)
         multiple = self.config.unet.length_multiple
         needed = -(-samples // self.config.mel.hop_length) + 1  # num_samples(frames) >= samples
@@ -220,10 +239,17 @@ class Pipeline:
         return frames, samples
 
 
+def check_seed(seed: int | None, num: int = 1) -> None:
+    """Refuse a seed whose rows ``seed .. seed + num - 1`` leave ``0 .. MAX_SEED`` (``None``: random)."""
+    if seed is not None and not 0 <= seed <= MAX_SEED - (num - 1):
+        raise ValueError(f"seed must be in 0..{MAX_SEED - (num - 1)} (row i uses seed + i, for {num} rows), "
+                         f"got {seed}")
+
+
 def read_model(path: Path) -> tuple[PipelineConfig, dict[str, dict[str, Tensor]]]:
     """A model folder's config and its float32 weights split by part: ``"unet"`` and ``"conditioner"``."""
     if not path.is_dir():
-        raise _fail(path, "no such folder")
+        raise _fail(path, "it is a file, not a model folder" if path.exists() else "no such folder")
     config = PipelineConfig.load(path / CONFIG)
     state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))
     parts = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}

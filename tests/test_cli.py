@@ -37,6 +37,58 @@ def test_sample_writes_audio_sidecars_and_prints_paths(class_model_dir: Path, tm
         assert meta["vocoder_settings"] == {"name": "griffinlim", "iterations": 32, "momentum": 0.99}
 
 
+def test_sidecar_has_the_keys_users_see_in_order(class_model_dir: Path, tmp_path: Path, capsys) -> None:
+    from audiodiff.cli import SIDECAR_KEYS
+
+    assert run(["sample", "--model", str(class_model_dir), "--label", "snare", "--seed", "2", "--quiet",
+                "--out", str(tmp_path / "s.wav")], capsys)[0] == 0
+    meta = json.loads((tmp_path / "s.json").read_text())
+    assert tuple(meta) == SIDECAR_KEYS
+    assert meta["model"] == str(class_model_dir) and meta["duration"] == 0.25 and meta["steps"] == 4
+    assert meta["prompt"] is None and meta["negative_prompt"] is None and meta["sample_rate"] == 8000
+
+
+def test_sidecar_records_the_pipelines_settings_not_the_cli_defaults(class_model_dir: Path, tmp_path: Path,
+                                                                     capsys, monkeypatch) -> None:
+    """Whatever the pipeline resolved (here: not what the CLI asked) is what the sidecar says."""
+    from audiodiff.pipeline import Pipeline
+
+    real_call = Pipeline.__call__
+
+    def resolved_otherwise(self, *args, **kwargs):
+        result = real_call(self, *args, **kwargs)
+        result.settings.update(sampler="heun", steps=7, guidance=1.5, duration=0.125, operation="vary")
+        return result
+
+    monkeypatch.setattr(Pipeline, "__call__", resolved_otherwise)
+    assert run(["sample", "--model", str(class_model_dir), "--label", "hat", "--seed", "9", "--quiet",
+                "--out", str(tmp_path / "h.wav")], capsys)[0] == 0
+    meta = json.loads((tmp_path / "h.json").read_text())
+    assert (meta["sampler"], meta["steps"], meta["guidance"], meta["duration"]) == ("heun", 7, 1.5, 0.125)
+    assert meta["seed"] == 9 and meta["label"] == "hat"
+    assert list(meta)[-1] == "operation"  # an operation's own settings follow the usual keys
+
+
+def test_write_outputs_saves_any_generation_with_per_row_settings(tmp_path: Path, capsys) -> None:
+    """What sound-design commands will call: rows with their own prompt and seed."""
+    import torch
+
+    from audiodiff.cli import write_outputs
+    from audiodiff.pipeline import Generation
+
+    settings = {"prompt": ["a", "b"], "negative_prompt": None, "label": None, "sampler": "ddim", "steps": 3,
+                "guidance": 2.0, "duration": 0.01, "vocoder": "griffinlim", "vocoder_settings": {},
+                "sample_rate": 8000, "model_hash": "abc", "strength": 0.5}
+    result = Generation(torch.zeros(2, 80), 8000, [4, 5], torch.zeros(2, 16, 4), settings)
+    paths = [tmp_path / "new" / "a.wav", tmp_path / "new" / "b.flac"]
+    write_outputs(paths, result, model=None, overwrite=False)
+    assert capsys.readouterr().out.split() == [str(p) for p in paths]
+    for path, prompt, seed in zip(paths, "ab", (4, 5), strict=True):
+        assert sf.info(path).frames == 80
+        meta = json.loads(path.with_suffix(".json").read_text())
+        assert (meta["prompt"], meta["seed"], meta["model"], meta["strength"]) == (prompt, seed, "default", 0.5)
+
+
 def test_same_command_gives_identical_files(class_model_dir: Path, tmp_path: Path, capsys) -> None:
     args = ["sample", "--model", str(class_model_dir), "--label", "hat", "--seed", "1", "--quiet",
             "--sampler", "euler_a", "--guidance", "3"]
@@ -78,12 +130,12 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(class_model_dir: Path,
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--sampler", "nope"], "unknown sampler"),
-        (["--steps", "0"], "--steps must be a positive"),
-        (["--guidance", "-2"], "--guidance must be >= 0"),
+        (["--sampler", "nope"], "--sampler nope is unknown"),
+        (["--steps", "0"], "--steps must be an integer in 1..1000"),
+        (["--guidance", "-2"], "--guidance must be a finite number >= 0"),
         (["--label", "cowbell"], "unknown label 'cowbell'"),
         (["--prompt", "a kick"], "class-conditioned"),
-        (["--out", "x.mp3"], "is a file without an audio suffix"),
+        (["--out", "x.mp3"], "cannot write .mp3 files"),
     ],
 )
 def test_bad_sample_arguments(class_model_dir: Path, tmp_path: Path, capsys, extra, message) -> None:
@@ -97,6 +149,7 @@ def test_bad_sample_arguments(class_model_dir: Path, tmp_path: Path, capsys, ext
     assert code == 2 and out == ""
     assert err.startswith("audiodiff: error: ") and message in err and err.count("\n") == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix in (".wav", ".json")) == []
+    assert not (tmp_path / "x.mp3").is_dir()
 
 
 def test_bad_model_folders(class_model_dir: Path, tmp_path: Path, capsys) -> None:

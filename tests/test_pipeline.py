@@ -10,7 +10,8 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from audiodiff.config import FORMAT_VERSION, ModelFormatError
+from audiodiff.config import FORMAT_VERSION
+from audiodiff.formats import ModelFormatError
 from audiodiff.pipeline import Pipeline
 from tests.conftest import LABELS, TINY_MEL, tiny_config
 
@@ -109,11 +110,40 @@ def test_fp16_weights_load_close_to_fp32(class_pipe: Pipeline, tmp_path: Path) -
         ({"label": "kick", "duration": 0.0}, "duration"),
         ({"label": "kick", "num": 0}, "num"),
         ({"label": "kick", "negative_prompt": "x"}, "negative prompt"),
+        ({"label": "kick", "guidance": float("nan")}, "guidance must be a finite number"),
+        ({"label": "kick", "guidance": float("inf")}, "guidance must be a finite number"),
+        ({"label": "kick", "duration": float("nan")}, r"duration must be in \(0, 60\]"),
+        ({"label": "kick", "duration": float("inf")}, "duration"),
+        ({"label": "kick", "seed": -1}, "seed must be in 0..9223372036854775807"),
+        ({"label": "kick", "seed": 2**63}, "seed must be in"),
+        ({"label": "kick", "seed": 2**63 - 2, "num": 3}, r"seed must be in 0..9223372036854775805 .*3 rows"),
     ],
 )
-def test_bad_requests_raise_clear_errors(class_pipe: Pipeline, kwargs: dict, message: str) -> None:
+def test_bad_requests_raise_clear_errors(class_pipe: Pipeline, kwargs: dict, message: str, monkeypatch) -> None:
+    def generated(*args, **kwargs):
+        raise AssertionError("generation started before the request was checked")
+
+    monkeypatch.setattr(Pipeline, "_generate", generated)
     with pytest.raises(ValueError, match=message):
         class_pipe(**kwargs)
+
+
+def test_highest_seed_works(class_pipe: Pipeline) -> None:
+    out = class_pipe(label="kick", seed=2**63 - 2, num=2, steps=1)
+    assert out.seeds == [2**63 - 2, 2**63 - 1]
+
+
+def test_settings_are_what_was_resolved(class_pipe: Pipeline) -> None:
+    out = class_pipe(label=["kick", "hat"], num=2, seed=3, steps=2)
+    d = class_pipe.config.defaults
+    assert out.settings == {"prompt": None, "negative_prompt": None, "label": ["kick", "hat"], "sampler": d.sampler,
+                            "steps": 2, "guidance": d.guidance, "duration": d.duration, **class_pipe.provenance()}
+    row = out.row_settings(1)
+    assert list(row)[:4] == ["prompt", "negative_prompt", "label", "seed"]
+    assert (row["label"], row["seed"], row["steps"]) == ("hat", 4, 2)
+    assert out.row_settings(0)["label"] == "kick"
+    one = class_pipe(label="snare", num=2, seed=0, steps=1)
+    assert one.row_settings(1)["label"] == "snare" and one.row_settings(1)["seed"] == 1
 
 
 def test_label_to_text_model_is_refused(text_pipe: Pipeline) -> None:
