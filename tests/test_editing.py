@@ -257,6 +257,17 @@ def test_loop_has_the_exact_length_and_a_contiguous_wrap(pipe: Pipeline, sampler
     assert out.settings["loop"] is True and torch.isfinite(out.audio).all()
 
 
+@pytest.mark.parametrize("sampler", ["dpmpp_2m", "ddpm"])
+def test_looped_variation_at_strength_1_is_a_fresh_loop(pipe: Pipeline, sampler: str) -> None:
+    loop = tone(0.6)
+    out = vary(pipe, loop, strength=1.0, label="kick", seed=2, steps=2, sampler=sampler, loop=True)
+    fresh = generate_long(pipe, len(loop) / RATE, label="kick", seed=2, steps=2, sampler=sampler, loop=True)
+    assert torch.equal(out.mel, fresh.mel) and torch.equal(out.audio, fresh.audio)
+    same = vary(pipe, loop, strength=0.0, seed=2, loop=True)
+    assert same.audio.shape == (1, len(loop))
+    torch.testing.assert_close(same.mel[0], signal.analyse_loop(loop, same.mel.shape[-1], TINY_MEL)[0])
+
+
 def test_loop_crossfade_makes_the_wrap_two_neighbouring_samples() -> None:
     audio = torch.randn(3000, generator=torch.Generator().manual_seed(0))
     out = signal.loop_crossfade(audio, 100, 2000, 256)
