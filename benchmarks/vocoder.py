@@ -11,65 +11,93 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 - real-time factor: synthesis time / audio duration, on this CPU with ``--threads`` threads.
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
 call per vocoder first; the vocoders take turns clip by clip, in a random order drawn per clip
-with a fixed seed). The clips
-are spread evenly over the split's sorted file list. ``--play SETTINGS`` adds each neural vocoder
-again with those playback settings (``NeuralVocoderConfig`` fields that shape no weights:
-``refine_iterations``, ``refine_fit_steps``, ``refine_anchor``, ``phase_source``,
-``frequency_estimate``) in place of its config's, e.g. ``--play refine_anchor=0,refine_fit_steps=3``.
+with a fixed seed). The clips are spread evenly over the split's sorted file list.
+``--play SETTINGS`` adds each neural vocoder again with those synthesis settings
+(``SynthesisConfig`` fields, which shape no weights: ``refine_iterations``, ``refine_fit_steps``,
+``refine_anchor``) in place of its config's, e.g. ``--play refine_anchor=0,refine_fit_steps=3``.
 
 ``--decompose`` also tells a neural vocoder's magnitude and phase apart (its phase as the
-refinement starts from it: with ``phase_source`` ``gradient``, integrated from the network's
-magnitude): each is combined with the clip's own STFT phase or magnitude (and Griffin-Lim's
-least-squares magnitude with the true phase, for reference), and the same two distances are
-printed, with the mean log-magnitude error of each magnitude estimate against the clip's. Four
-rows go through the vocoder's refinement: its own output, and the network's magnitude with the
-gradient phase integrated from the clip's instantaneous frequency (measured from the clip's STFT
-phase) in place of the vocoder's own estimate: everywhere, only at the loud peaks of the network's
-magnitude (what a better estimate of the partials' frequency could at most win), and everywhere
-but there. The last row is that estimate's error at the clip's loud spectral peaks, in bins,
-beside the error of the slope of the clip's own magnitude.
+refinement starts from it: integrated from the network's magnitude at the mel-fitted frequency):
+each is combined with the clip's own STFT phase or magnitude (and Griffin-Lim's least-squares
+magnitude with the true phase, for reference), and the same two distances are printed, with the
+mean log-magnitude error of each magnitude estimate against the clip's. Five rows go through the
+vocoder's refinement: its own output; the network's magnitude with the phase integrated at the
+slope-only frequency estimate (the magnitude's slope, without the mel fit); and with the phase
+integrated from the clip's instantaneous frequency (measured from the clip's STFT phase) in place
+of the vocoder's own estimate: everywhere, only at the loud peaks of the network's magnitude (what
+a better estimate of the partials' frequency could at most win), and everywhere but there. The
+last row is that estimate's error at the clip's loud spectral peaks, in bins, beside the error of
+the slope of the clip's own magnitude.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import platform
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import Tensor
 
-from audiodiff.spectrogram import MelSpectrogram
-from audiodiff.training.waveforms import list_audio_files, load_clips
-from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, Vocoder
+from audiodiff.data.clips import load_sounds
+from audiodiff.data.layouts import scan
+from audiodiff.spectrogram import MelConfig, MelSpectrogram
+from audiodiff.stft import bin_frequencies, check_spectrogram, istft, stft
+from audiodiff.vocoders import GriffinLimVocoder, NeuralVocoder, SynthesisConfig, Vocoder
 from audiodiff.vocoders.differences import local_maxima
-from audiodiff.vocoders.frequency import magnitude_frequency, phase_frequency
-from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, stft
+from audiodiff.vocoders.frequency import mel_fitted_frequency, slope_frequency
+from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
 from audiodiff.vocoders.mel_inverse import MelInverse
-from audiodiff.vocoders.neural import PLAYBACK_SETTINGS, NeuralVocoderConfig
 from audiodiff.vocoders.phase import gradient_phase
 
+# (magnitude [n, bins, frames], log-mel [n, n_mels, frames], mel config) -> frequency [n, bins, frames]
+FrequencyEstimate = Callable[[Tensor, Tensor, MelConfig], Tensor]
 
-def playback_settings(text: str) -> dict[str, int | float | str]:
+
+def synthesis_settings(text: str) -> dict[str, int | float]:
     """``"refine_anchor=0,refine_fit_steps=3"`` -> ``{"refine_anchor": 0.0, "refine_fit_steps": 3}``,
-    each value of its config field's type."""
-    defaults = NeuralVocoderConfig()
-    settings: dict[str, int | float | str] = {}
+    each value of its :class:`SynthesisConfig` field's type."""
+    defaults = SynthesisConfig().to_dict()
+    settings: dict[str, int | float] = {}
     for item in text.split(","):
         key, _, value = item.partition("=")
-        if key not in PLAYBACK_SETTINGS or not value:
+        if key not in defaults or not value:
             raise argparse.ArgumentTypeError(
-                f"{item!r} is not SETTING=VALUE with SETTING one of {', '.join(PLAYBACK_SETTINGS)}")
-        settings[key] = type(getattr(defaults, key))(value)
+                f"{item!r} is not SETTING=VALUE with SETTING one of {', '.join(defaults)}")
+        settings[key] = type(defaults[key])(value)
     return settings
+
+
+def magnitude_frequency(magnitude: Tensor, mel_config: MelConfig) -> Tensor:
+    """STFT magnitude ``[n, n_fft // 2 + 1, frames]`` -> instantaneous frequency (same shape, cycles
+    per sample) from its log slope along frequency alone: the slope-only estimate, without the mel fit."""
+    check_spectrogram(magnitude, mel_config)
+    return slope_frequency(magnitude.transpose(1, 2).clamp_min(1e-12).log(), mel_config).transpose(1, 2)
+
+
+def phase_frequency(spectrum: Tensor, mel_config: MelConfig) -> Tensor:
+    """Complex STFT ``[n, n_fft // 2 + 1, frames]`` (``torch.stft``'s convention) -> instantaneous
+    frequency of the same shape: each bin's phase advance from frame to frame beyond its centre
+    frequency's, wrapped to ``(-pi, pi]``, averaged over the two frame steps around each frame (one
+    step at the ends). Exact for a steady sinusoid within ``n_fft / (2 * hop_length)`` bins of the bin."""
+    check_spectrogram(spectrum, mel_config)
+    hop = mel_config.hop_length
+    centre = bin_frequencies(mel_config, spectrum.real)[:, None]
+    if spectrum.shape[-1] < 2:
+        return centre.expand(spectrum.shape).clone()
+    advance = spectrum.angle().diff(dim=2) - 2 * math.pi * hop * centre
+    step = centre + torch.remainder(advance + math.pi, 2 * math.pi).sub(math.pi) / (2 * math.pi * hop)
+    return torch.cat([step[..., :1], (step[..., 1:] + step[..., :-1]) / 2, step[..., -1:]], dim=2)
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
     """``count`` non-silent clips ``[samples]`` spread evenly over the split's files."""
-    files = list_audio_files(root, split)
+    files = sorted(entry.path for entry in scan(root).entries if entry.split == split)
     step = max(1, len(files) // count)
-    clips, _ = load_clips(files[::step], sample_rate)
+    clips, _ = load_sounds(files[::step], sample_rate)
     return clips[:count]
 
 
@@ -114,15 +142,44 @@ def loud_peaks(magnitude: Tensor) -> Tensor:
     return local_maxima(magnitude, 1) & (magnitude > 10 ** (-30 / 20) * magnitude.amax(dim=1, keepdim=True))
 
 
+def mixes(magnitude: Tensor, own_frequency: Tensor, log_mel: Tensor, true: Tensor,
+          config: MelConfig) -> dict[str, tuple[Tensor, Tensor, bool]]:
+    """Row name -> (magnitude, phase, whether the vocoder's refinement plays them) for one clip: the
+    network's magnitude and the vocoder's frequency estimate ``[1, bins, frames]``, the clip's
+    log-mel ``[1, n_mels, frames]`` and its true STFT ``[1, bins, frames]``."""
+    phase = gradient_phase(magnitude, own_frequency, config)
+    clip_frequency = phase_frequency(true, config)
+    # The clip's frequency only at the network magnitude's loud peaks (where a better frequency
+    # estimate could come from), and only elsewhere (the noise and quiet bins between them).
+    at_peaks = loud_peaks(magnitude)
+    clip_frequency_at = {  # row name suffix -> frequency
+        "": clip_frequency,
+        " at the network's loud peaks only": torch.where(at_peaks, clip_frequency, own_frequency),
+        " everywhere but the network's loud peaks": torch.where(at_peaks, own_frequency, clip_frequency),
+    }
+    slope_phase = gradient_phase(magnitude, magnitude_frequency(magnitude, config), config)
+    return {
+        "network magnitude + true phase": (magnitude, true.angle(), False),
+        "true magnitude + vocoder phase": (true.abs(), phase, False),
+        "least-squares magnitude + true phase": (MelInverse(config)(log_mel.exp()), true.angle(), False),
+        "network magnitude + vocoder phase, refined (the vocoder's output)": (magnitude, phase, True),
+        "network magnitude + gradient phase of its slope-only frequency, refined": (magnitude, slope_phase, True),
+        **{f"network magnitude + gradient phase of the clip's frequency{where}, refined":
+           (magnitude, gradient_phase(magnitude, frequency, config), True)
+           for where, frequency in clip_frequency_at.items()},
+    }
+
+
 @torch.inference_mode()
-def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[float, float]]:
-    """Mean (MR-STFT distance, log-mel L1) of mixes of the network's and the clip's magnitude and phase,
-    (network, least-squares) mean log-magnitude error against the clip's STFT, and the mean error
-    of the instantaneous frequency that gradient phase integrates (from the network's magnitude,
-    and from the clip's) at the clip's loud spectral peaks, in bins."""
+def decompose(vocoder: NeuralVocoder, clips: list[Tensor],
+              estimate: FrequencyEstimate = mel_fitted_frequency) -> dict[str, tuple[float, float]]:
+    """Mean (MR-STFT distance, log-mel L1) of the :func:`mixes` of the network's and the clip's
+    magnitude and phase, (network, least-squares) mean log-magnitude error against the clip's
+    STFT, and the mean error of the instantaneous frequency that the gradient phase integrates
+    (the vocoder's ``estimate``, and the slope of the clip's magnitude) at the clip's loud spectral
+    peaks, in bins."""
     config = vocoder.mel_config
     analysis, stft_distance = MelSpectrogram(config), MultiResolutionSTFTLoss()
-    least_squares = MelInverse(config)
     totals: dict[str, list[float]] = {}
 
     def add(name: str, a: float, b: float) -> None:
@@ -133,38 +190,21 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor]) -> dict[str, tuple[fl
     for clip in clips:
         log_mel = analysis(clip[None])
         n = config.num_samples(log_mel.shape[-1])
-        true = stft(clip[None, :n], config.n_fft, config.hop_length, config.win_length)[..., : log_mel.shape[-1]]
-        magnitude, phase = vocoder.network(log_mel)
-        phase = vocoder.starting_phase(magnitude, phase, log_mel)
-        fitted = least_squares(log_mel.exp())
-        clip_frequency = phase_frequency(true, config)
-        own_frequency = vocoder.instantaneous_frequency(magnitude, log_mel)
-        # The clip's frequency only at the network magnitude's loud peaks (where a better frequency
-        # estimate could come from), and only elsewhere (the noise and quiet bins between them).
-        at_peaks = loud_peaks(magnitude)
-        clip_frequency_at = {  # row name suffix -> frequency
-            "": clip_frequency,
-            " at the network's loud peaks only": torch.where(at_peaks, clip_frequency, own_frequency),
-            " everywhere but the network's loud peaks": torch.where(at_peaks, own_frequency, clip_frequency),
-        }
-        for name, (m, p, refined) in {
-            "network magnitude + true phase": (magnitude, true.angle(), False),
-            "true magnitude + network phase": (true.abs(), phase, False),
-            "least-squares magnitude + true phase": (fitted, true.angle(), False),
-            "network magnitude + network phase, refined (the vocoder's output)": (magnitude, phase, True),
-            **{f"network magnitude + gradient phase of the clip's frequency{where}, refined":
-               (magnitude, gradient_phase(magnitude, config, frequency=frequency), True)
-               for where, frequency in clip_frequency_at.items()},
-        }.items():
-            out = vocoder.refiner(m, p, log_mel) if refined else vocoder.inverse_stft(m, p)
+        true = stft(clip[None, :n], config)[..., : log_mel.shape[-1]]
+        magnitude = vocoder.network(log_mel)
+        own_frequency = estimate(magnitude, log_mel, config)
+        rows = mixes(magnitude, own_frequency, log_mel, true, config)
+        for name, (m, p, refined) in rows.items():
+            out = vocoder.synthesis.refine(m, p, log_mel) if refined else istft(torch.polar(m, p), config)
             add(name, float(stft_distance(out, clip[None, :n])), float((analysis(out) - log_mel).abs().mean()))
+        fitted = rows["least-squares magnitude + true phase"][0]
         log_true = true.abs().clamp_min(1e-5).log()
         add("log-magnitude error: network, least-squares",
             float((magnitude.clamp_min(1e-5).log() - log_true).abs().mean()),
             float((fitted.clamp_min(1e-5).log() - log_true).abs().mean()))
-        peaks = loud_peaks(true.abs())
-        bins_off = [float((estimate - clip_frequency).abs()[peaks].mean()) * config.n_fft
-                    for estimate in (own_frequency, magnitude_frequency(true.abs(), config))]
+        peaks, clip_frequency = loud_peaks(true.abs()), phase_frequency(true, config)
+        bins_off = [float((frequency - clip_frequency).abs()[peaks].mean()) * config.n_fft
+                    for frequency in (own_frequency, magnitude_frequency(true.abs(), config))]
         add("frequency error at the clip's peaks, bins: the vocoder's estimate, the clip magnitude's slope", *bins_off)
     return {name: (a, b) for name, (a, b) in totals.items()}
 
@@ -174,8 +214,8 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="folder with metadata.jsonl")
     parser.add_argument("--vocoder", type=Path, action="append", required=True,
                         help="a neural vocoder folder (repeat to compare several)")
-    parser.add_argument("--play", type=playback_settings, action="append", default=[],
-                        help="also run each neural vocoder with these playback settings, e.g. "
+    parser.add_argument("--play", type=synthesis_settings, action="append", default=[],
+                        help="also run each neural vocoder with these synthesis settings, e.g. "
                              "refine_iterations=4 or refine_anchor=0,refine_fit_steps=3 (repeatable)")
     parser.add_argument("--clips", type=int, default=64)
     parser.add_argument("--split", default="val")

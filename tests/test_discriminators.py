@@ -8,7 +8,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from audiodiff.training.vocoder_cli import main as vocoder_cli
+from audiodiff.training.cli import train_vocoder
 from audiodiff.training.vocoder_module import VocoderModule
 from audiodiff.vocoders.discriminators import (
     MultiDiscriminator,
@@ -79,11 +79,10 @@ def test_adversarial_losses_reach_only_their_own_network() -> None:
 def test_adversarial_debug_run_counts_one_step_per_batch_and_exports(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "data")
     run = tmp_path / "run"
-    vocoder_cli(["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
-                 f"--trainer.default_root_dir={run}", f"--trainer.logger.init_args.save_dir={run}",
-                 f"--model.export_dir={run / 'vocoder'}", "--trainer.max_steps=6",
-                 "--model.adversarial_weight=0.1", "--model.adversarial_start=2",
-                 "--model.discriminator_channels=4"])
+    train_vocoder(["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
+                   f"--trainer.default_root_dir={run}", "--trainer.max_steps=6",
+                   "--model.adversarial_weight=0.1", "--model.adversarial_start=2",
+                   "--model.discriminator_channels=4"])
     ckpt = torch.load(next(run.rglob("last.ckpt")), weights_only=True, map_location="cpu")
     assert ckpt["global_step"] == 6  # one step per batch, not one per parameter group
     assert any(k.startswith("discriminator.") for k in ckpt["state_dict"])

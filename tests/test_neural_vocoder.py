@@ -13,21 +13,20 @@ from safetensors.torch import load_file
 
 from audiodiff import vocoders
 from audiodiff.audio import save
+from audiodiff.data.clips import load_sounds
+from audiodiff.data.layouts import scan
+from audiodiff.data.waveforms import WaveformDataModule, WaveformSegments
 from audiodiff.fileio import file_hash
 from audiodiff.formats import ModelFormatError
 from audiodiff.spectrogram import MelConfig, MelConfigMismatch, MelSpectrogram, mel_filterbank
 from audiodiff.stft import hann_window, stft_magnitude
-from audiodiff.training.vocoder_cli import main as vocoder_cli
-from audiodiff.training.vocoder_module import VocoderModule, export_vocoder
-from audiodiff.training.waveforms import (
-    WaveformDataModule,
-    WaveformSegments,
-    list_audio_files,
-    load_clips,
-)
+from audiodiff.training.checkpoint import export_checkpoint
+from audiodiff.training.cli import train_vocoder
+from audiodiff.training.vocoder_module import VocoderModule
 from audiodiff.vocoders import SynthesisConfig, VocosConfig, load_vocoder
 from audiodiff.vocoders.losses import MelL1Loss, MultiResolutionSTFTLoss
 from audiodiff.vocoders.mel_inverse import MelInverse
+from audiodiff.vocoders.network import SpectralRefiner
 from audiodiff.vocoders.neural import NeuralVocoder
 from tests.conftest import TINY_MEL
 
@@ -108,6 +107,39 @@ def test_configs_round_trip_through_dicts_and_default_to_the_bundled_vocoder() -
         VocosConfig(kernel_size=4)
     bundled = NeuralVocoder.from_pretrained(vocoders.BUNDLED_NEURAL)
     assert (bundled.network_config, bundled.synthesis_config) == (VocosConfig(), SynthesisConfig())
+
+
+def test_an_untrained_spectral_refiner_changes_nothing() -> None:
+    torch.manual_seed(0)
+    plain = NeuralVocoder(TINY).eval()
+    spectral = NeuralVocoder(dataclasses.replace(TINY, spectral_layers=2, spectral_channels=4)).eval()
+    missing, unexpected = spectral.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("network.spectral.") for k in missing)
+    log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
+    with torch.no_grad():
+        torch.testing.assert_close(spectral.network(log_mel), plain.network(log_mel))
+
+
+def test_spectral_refiner_is_shift_equivariant_along_frequency() -> None:
+    """The same peak shape gets the same correction wherever it lies (away from the edges)."""
+    torch.manual_seed(0)
+    refiner = SpectralRefiner(dim=8, channels=4, layers=3, kernel_size=5)
+    torch.nn.init.normal_(refiner.out.weight)
+    bins = torch.arange(200.0)
+    peaks = [-8 + 6 * torch.exp(-((bins - centre) / 3) ** 2) for centre in (80.0, 110.0)]
+    log_magnitude = torch.stack(peaks, -1)[None]  # [1, bins, 2 frames]
+    features = torch.zeros(1, 2, 8)
+    with torch.no_grad():
+        correction = refiner(log_magnitude, features) - log_magnitude
+    assert float(correction.abs().max()) > 1e-3
+    torch.testing.assert_close(correction[0, 50:120, 0], correction[0, 80:150, 1], atol=1e-5, rtol=0)
+
+
+def test_spectral_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="spectral_layers"):
+        VocosConfig(spectral_layers=-1)
+    with pytest.raises(ValueError, match="spectral_channels"):
+        VocosConfig(spectral_layers=2, spectral_channels=0)
 
 
 # --- save / load -----------------------------------------------------------------------------
@@ -268,26 +300,26 @@ def test_losses_refuse_different_shapes() -> None:
 
 
 def write_dataset(root: Path, sample_rate: int = 8000) -> Path:
-    """Six tones (4 train, 2 val), plus one silent and one unreadable training file."""
+    """Six tones (4 train, 2 val), plus one silent and one unreadable training file, in the
+    metadata layout the diffusion trainer reads too."""
     (root / "audio").mkdir(parents=True)
     entries = []
     for i in range(6):
         save(root / f"audio/tone{i}.wav", tone(0.5, 110.0 * (i + 1), sample_rate)[None], sample_rate)
-        entries.append({"path": f"audio/tone{i}.wav", "split": "val" if i >= 4 else "train"})
+        entries.append({"path": f"audio/tone{i}.wav", "caption": "a tone", "split": "val" if i >= 4 else "train"})
     save(root / "audio/silent.wav", torch.zeros(1, 4000), sample_rate)
     (root / "audio/broken.wav").write_bytes(b"RIFF not really")
-    entries += [{"path": "audio/silent.wav", "split": "train"}, {"file": "audio/broken.wav", "split": "train"}]
+    entries += [{"path": f"audio/{name}.wav", "caption": name, "split": "train"} for name in ("silent", "broken")]
     (root / "metadata.jsonl").write_text("".join(json.dumps(e) + "\n" for e in entries))
     return root
 
 
-def test_file_listing_follows_the_metadata_split(tmp_path: Path) -> None:
-    root = write_dataset(tmp_path / "data")
-    assert [p.name for p in list_audio_files(root, "val")] == ["tone4.wav", "tone5.wav"]
-    assert len(list_audio_files(root, "train")) == 6
-    assert len(list_audio_files(root)) == 8
-    clips, skipped = load_clips(list_audio_files(root, "train"), 8000)
-    assert (len(clips), skipped) == (4, 2)
+def test_the_dataset_layout_gives_the_splits_and_unusable_files_are_skipped(tmp_path: Path) -> None:
+    entries = scan(write_dataset(tmp_path / "data")).entries
+    assert [e.path.name for e in entries if e.split == "val"] == ["tone4.wav", "tone5.wav"]
+    sounds, skipped = load_sounds([e.path for e in entries if e.split == "train"], 8000)
+    assert (len(sounds), skipped) == (4, 2)
+    assert sounds[0].shape == (4000,)
 
 
 def test_segments_are_deterministic_and_change_with_epoch() -> None:
@@ -341,7 +373,7 @@ def test_data_module_batches(tmp_path: Path) -> None:
     data = WaveformDataModule(str(write_dataset(tmp_path / "data")), sample_rate=8000,
                               segment_samples=512, batch_size=4, train_segments=8, val_segments=3)
     data.setup("fit")
-    assert (len(data.train_clips), len(data.val_clips), data.skipped) == (4, 2, 2)
+    assert (len(data.sounds["train"]), len(data.sounds["val"]), data.skipped) == (4, 2, 2)
     assert [b.shape for b in data.train_dataloader()] == [(4, 512), (4, 512)]
     assert [b.shape[0] for b in data.val_dataloader()] == [3]
 
@@ -363,7 +395,7 @@ def print_recipe(recipe: str, capsys: pytest.CaptureFixture[str]) -> dict:
     """The resolved config of ``recipe`` (over its base recipes where it is an overlay)."""
     base = [arg for name in OVERLAYS.get(recipe, []) for arg in ("--config", str(RECIPES / name))]
     with pytest.raises(SystemExit) as exit_info:
-        vocoder_cli(["fit", *base, "--config", str(RECIPES / recipe), "--print_config"])
+        train_vocoder(["fit", *base, "--config", str(RECIPES / recipe), "--print_config"])
     assert exit_info.value.code in (0, None)
     return yaml.safe_load(capsys.readouterr().out)
 
@@ -395,7 +427,8 @@ def test_the_recipes_train_the_bundled_network_and_synthesis_under_their_root_di
     assert trainer["default_root_dir"].startswith("runs/") and trainer["logger"] in (None, True)
     assert all("dirpath" not in c.get("init_args", {}) or c["init_args"]["dirpath"] is None
                for c in trainer["callbacks"])
-    assert printed["model"]["export_dir"] == "export"
+    export = [c for c in trainer["callbacks"] if c["class_path"] == "audiodiff.training.callbacks.Export"]
+    assert [c["init_args"]["out"] for c in export] == [None]  # <default_root_dir>/vocoder
     assert printed["model"]["init_from"] == (None if recipe == "vocoder.yaml" else "audiodiff/pretrained/vocoder")
 
 
@@ -403,9 +436,8 @@ def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     root = write_dataset(tmp_path / "data")
     run = tmp_path / "run"
     args = ["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
-            f"--trainer.default_root_dir={run}", f"--trainer.logger.init_args.save_dir={run}",
-            f"--model.export_dir={run / 'vocoder'}", "--model.export_dtype=float16"]
-    vocoder_cli(args)
+            f"--trainer.default_root_dir={run}"]
+    train_vocoder(args)
     losses = train_losses(run / "logs/version_0/metrics.csv", "train/loss")
     assert len(losses) == 40
     # The integrated phase starts the loss lower than a network phase did; measured: 3.72 -> 3.10.
@@ -419,18 +451,18 @@ def test_debug_recipe_trains_resumes_and_exports(tmp_path: Path) -> None:
     weights = load_file(run / "vocoder/model.safetensors")
     assert {v.dtype for v in weights.values()} == {torch.float16}
     last = next(run.rglob("last.ckpt"))  # wherever the CLI puts checkpoints under its root folder
-    again = NeuralVocoder.from_pretrained(export_vocoder(last, tmp_path / "again", dtype=torch.float16))
+    again = NeuralVocoder.from_pretrained(export_checkpoint(last, tmp_path / "again", dtype=torch.float16))
     log_mel = MelSpectrogram(TINY_MEL)(tone())[None]
     with torch.no_grad():
         assert torch.equal(exported(log_mel), again(log_mel))
 
-    vocoder_cli([*args, "--trainer.max_steps=45", f"--ckpt_path={last}"])
+    train_vocoder([*args, "--trainer.max_steps=45", f"--ckpt_path={last}"])
     resumed = train_losses(run / "logs/version_1/metrics.csv", "train/loss")
     assert len(resumed) == 5  # steps 40..44 only: the first 40 came from the checkpoint
 
-    with pytest.raises(ValueError, match="not a vocoder training checkpoint"):
+    with pytest.raises(ValueError, match="not an audiodiff training checkpoint"):
         torch.save({"state_dict": {}}, tmp_path / "other.ckpt")
-        export_vocoder(tmp_path / "other.ckpt", tmp_path / "nothing")
+        export_checkpoint(tmp_path / "other.ckpt", tmp_path / "nothing")
 
 
 def test_init_from_starts_from_a_saved_vocoder(tmp_path: Path) -> None:
@@ -472,10 +504,9 @@ def test_training_plays_the_synthesis_and_the_export_keeps_its_settings(tmp_path
     is that vocoder's output; the export lands under the trainer's root folder."""
     root = write_dataset(tmp_path / "data")
     run = tmp_path / "run"
-    vocoder_cli(["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
-                 f"--trainer.default_root_dir={run}", f"--trainer.logger.init_args.save_dir={run}",
-                 "--model.export_dir=vocoder", "--model.synthesis.refine_iterations=2",
-                 "--model.synthesis.refine_anchor=0.25", "--trainer.max_steps=10"])
+    train_vocoder(["fit", "--config", str(RECIPES / "vocoder-debug.yaml"), f"--data.root={root}",
+                   f"--trainer.default_root_dir={run}", "--model.synthesis.refine_iterations=2",
+                   "--model.synthesis.refine_anchor=0.25", "--trainer.max_steps=10"])
     losses = train_losses(run / "logs/version_0/metrics.csv", "train/loss")
     assert len(losses) == 10
     exported = NeuralVocoder.from_pretrained(run / "vocoder")

@@ -1,29 +1,36 @@
-"""Known answers for phase-gradient integration (``audiodiff.vocoders.phase``) and its use in the
-neural vocoder."""
+"""Known answers for phase-gradient integration (``audiodiff.vocoders.phase``) at the frequency the
+neural vocoder integrates (``mel_fitted_frequency``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
 from audiodiff.spectrogram import MelConfig, MelSpectrogram
-from audiodiff.vocoders.frequency import magnitude_frequency, mel_fitted_frequency
-from audiodiff.vocoders.losses import MultiResolutionSTFTLoss, anti_wrap, stft
-from audiodiff.vocoders.neural import NeuralVocoder, NeuralVocoderConfig
+from audiodiff.stft import istft, stft
+from audiodiff.vocoders.frequency import mel_fitted_frequency
+from audiodiff.vocoders.losses import MultiResolutionSTFTLoss
 from audiodiff.vocoders.phase import _at_peaks, gradient_phase
-from audiodiff.vocoders.refine import MelConsistencyRefiner, inverse_stft
 
 CONFIG = MelConfig()
 SAMPLES = CONFIG.hop_length * 64
-WINDOW = torch.hann_window(CONFIG.win_length)
+
+
+def anti_wrap(x: torch.Tensor) -> torch.Tensor:
+    """The distance of angle differences ``x`` from 0 around the circle, in ``[0, pi]``."""
+    return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
 
 
 def spectrum_of(audio: torch.Tensor) -> torch.Tensor:
-    return stft(audio, CONFIG.n_fft, CONFIG.hop_length, CONFIG.win_length)
+    return stft(audio, CONFIG)
+
+
+def vocoder_phase(audio: torch.Tensor) -> torch.Tensor:
+    """The phase the vocoder would integrate from ``audio``'s STFT magnitude and log-mel."""
+    magnitude = spectrum_of(audio).abs()
+    return gradient_phase(magnitude, mel_fitted_frequency(magnitude, MelSpectrogram(CONFIG)(audio), CONFIG), CONFIG)
 
 
 def sine(frequency: float) -> torch.Tensor:
@@ -41,8 +48,8 @@ def click(at: int) -> torch.Tensor:
 def rebuilt(audio: torch.Tensor, phase: torch.Tensor | None = None) -> torch.Tensor:
     """The inverse STFT of ``audio``'s STFT magnitude with ``phase`` (gradient phase by default)."""
     magnitude = spectrum_of(audio).abs()
-    phase = gradient_phase(magnitude, CONFIG) if phase is None else phase
-    return inverse_stft(torch.polar(magnitude, phase), CONFIG, WINDOW)
+    phase = vocoder_phase(audio) if phase is None else phase
+    return istft(torch.polar(magnitude, phase), CONFIG)
 
 
 @pytest.mark.parametrize("frequency", [440.0, 1000.3, 3210.7])
@@ -51,7 +58,7 @@ def test_a_sinusoid_gets_its_phase_advance_and_its_lobe_in_step(frequency: float
     STFT's advance), and the lobe's neighbours are in antiphase with the peak, as in the true STFT
     (``torch.stft``'s frames start at the window's first sample)."""
     spectrum = spectrum_of(sine(frequency))
-    phase = gradient_phase(spectrum.abs(), CONFIG)
+    phase = vocoder_phase(sine(frequency))
     peak = int(spectrum.abs()[0, :, 30].argmax())
     expected = 2 * math.pi * frequency * CONFIG.hop_length / CONFIG.sample_rate
     advance = phase[0, peak, 11:54].diff()
@@ -99,62 +106,30 @@ def test_peak_regions_run_between_local_minima() -> None:
 
 
 def test_deterministic_detached_and_batch_independent() -> None:
-    magnitude = spectrum_of(torch.cat([sine(440.0), click(7000)])).abs().requires_grad_()
-    phase = gradient_phase(magnitude, CONFIG)
+    audio = torch.cat([sine(440.0), click(7000)])
+    magnitude = spectrum_of(audio).abs().requires_grad_()
+    frequency = mel_fitted_frequency(magnitude, MelSpectrogram(CONFIG)(audio), CONFIG)
+    phase = gradient_phase(magnitude, frequency, CONFIG)
     assert not phase.requires_grad
-    torch.testing.assert_close(phase, gradient_phase(magnitude, CONFIG), rtol=0, atol=0)
-    torch.testing.assert_close(phase[1:], gradient_phase(magnitude[1:], CONFIG))
+    torch.testing.assert_close(phase, gradient_phase(magnitude, frequency, CONFIG), rtol=0, atol=0)
+    torch.testing.assert_close(phase[1:], gradient_phase(magnitude[1:], frequency[1:], CONFIG))
 
 
-def test_given_frequency_replaces_the_magnitudes_own() -> None:
-    magnitude = spectrum_of(sine(1000.3) + 0.5 * click(5000)).abs()
-    own = magnitude_frequency(magnitude, CONFIG)
-    assert torch.equal(gradient_phase(magnitude, CONFIG, frequency=own), gradient_phase(magnitude, CONFIG))
-    shifted = gradient_phase(magnitude, CONFIG, frequency=own + 1 / CONFIG.n_fft)
-    assert not torch.equal(shifted, gradient_phase(magnitude, CONFIG))
+def test_the_given_frequency_is_what_is_integrated() -> None:
+    """A frequency one bin higher everywhere turns every frame's phase by ``2 pi hop / n_fft`` more
+    per frame (at the bins that keep their own or their peak's time integral: all but transients)."""
+    audio = sine(1000.3)
+    magnitude = spectrum_of(audio).abs()
+    frequency = mel_fitted_frequency(magnitude, MelSpectrogram(CONFIG)(audio), CONFIG)
+    phase = gradient_phase(magnitude, frequency, CONFIG)
+    shifted = gradient_phase(magnitude, frequency + 1 / CONFIG.n_fft, CONFIG)
+    peak, step = int(magnitude[0, :, 30].argmax()), 2 * math.pi * CONFIG.hop_length / CONFIG.n_fft
+    turned = (shifted - phase)[0, peak, 11:54].diff()
+    assert float(anti_wrap(turned - step).max()) < 1e-3
     with pytest.raises(ValueError, match="frequency must have the magnitude's shape"):
-        gradient_phase(magnitude, CONFIG, frequency=own[..., 1:])
+        gradient_phase(magnitude, frequency[..., 1:], CONFIG)
 
 
 def test_wrong_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match=r"expected a spectrogram \[n, 513, frames\]"):
-        gradient_phase(torch.ones(1, 80, 10), CONFIG)
-    with pytest.raises(ValueError, match="phase_source must be one of network, gradient"):
-        NeuralVocoderConfig(phase_source="random")
-
-
-def test_neural_vocoder_with_gradient_phase_ignores_the_network_phase(tmp_path: Path) -> None:
-    torch.manual_seed(0)
-    config = NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1, refine_iterations=2)
-    folder = NeuralVocoder(config).save_pretrained(tmp_path / "v")
-    vocoder = NeuralVocoder.from_pretrained(folder, phase_source="gradient")
-    assert vocoder.config == dataclasses.replace(config, phase_source="gradient")
-    assert NeuralVocoder.from_pretrained(vocoder.save_pretrained(tmp_path / "g")).config.phase_source == "gradient"
-    log_mel = MelSpectrogram(CONFIG)(sine(330.0))
-    with torch.no_grad():
-        magnitude, phase = vocoder.network(log_mel)
-        out = vocoder.render(magnitude, phase, log_mel)
-        torch.testing.assert_close(out, vocoder.render(magnitude, torch.rand_like(phase) * 6, log_mel))
-        expected = MelConsistencyRefiner(CONFIG, 2)(magnitude, gradient_phase(magnitude, CONFIG), log_mel)
-        torch.testing.assert_close(out, expected)
-        torch.testing.assert_close(vocoder(log_mel), out)
-        plain = NeuralVocoder.from_pretrained(folder)
-        assert plain.starting_phase(magnitude, phase, log_mel) is phase
-        torch.testing.assert_close(vocoder.starting_phase(magnitude, phase, log_mel), gradient_phase(magnitude, CONFIG))
-        fitted = NeuralVocoder.from_pretrained(folder, phase_source="gradient", frequency_estimate="mel")
-        frequency = mel_fitted_frequency(magnitude, log_mel, CONFIG)
-        torch.testing.assert_close(fitted.starting_phase(magnitude, phase, log_mel),
-                                   gradient_phase(magnitude, CONFIG, frequency=frequency))
-
-
-def test_training_through_silence_keeps_gradients_finite() -> None:
-    """Silent audio gives STFT bins of exactly 0, where the gradient of ``|z|`` is NaN; the
-    refinement's magnitude keeps it finite."""
-    torch.manual_seed(0)
-    vocoder = NeuralVocoder(NeuralVocoderConfig(mel=CONFIG, dim=16, intermediate_dim=32, num_layers=1,
-                                                refine_iterations=2, phase_source="gradient"))
-    log_mel = MelSpectrogram(CONFIG)(torch.zeros(2, CONFIG.hop_length * 16))
-    magnitude, phase = vocoder.network(log_mel)
-    vocoder.render(magnitude * 0, phase, log_mel).square().sum().backward()
-    grads = [p.grad for p in vocoder.parameters() if p.grad is not None]
-    assert grads and all(torch.isfinite(g).all() for g in grads)
+        gradient_phase(torch.ones(1, 80, 10), torch.ones(1, 80, 10), CONFIG)

@@ -5,7 +5,7 @@ the estimate into audio and back, steps past the result by a momentum (the "fast
 Griffin-Lim), and gives the step the magnitude of a target: Griffin-Lim's target is one fixed
 magnitude (:class:`~audiodiff.vocoders.griffinlim.GriffinLimVocoder`, from zero phase), the neural
 vocoder's refinement re-fits the current signal's magnitude to the mel every iteration
-(:class:`~audiodiff.vocoders.refine.MelConsistencyRefiner`, from the phase integrated from the
+(:meth:`~audiodiff.vocoders.synthesis.Synthesis.refine`, from the phase integrated from the
 network's magnitude).
 """
 

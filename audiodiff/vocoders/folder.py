@@ -29,13 +29,13 @@ KIND = "vocos"
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 
-# Format 1's fields, each with the value its reader gave a file written before the field existed
-# (prior_nnls_steps: files from before the NNLS prior used the clamped pseudo-inverse, 0 steps).
+# Format 1's fields that format 2 keeps, each with the value its reader gave a file written before
+# the field existed (prior_nnls_steps: files from before the NNLS prior used the clamped
+# pseudo-inverse, 0 steps).
 V1_DEFAULTS: dict[str, Any] = {
     "dim": 256, "intermediate_dim": 768, "num_layers": 8, "kernel_size": 7, "max_magnitude": 100.0,
-    "magnitude_prior": True, "prior_nnls_steps": 0, "absolute_phase": True, "spectral_layers": 0,
-    "spectral_channels": 16, "refine_iterations": 0, "refine_fit_steps": 3, "refine_anchor": 0.0,
-    "phase_source": "network", "frequency_estimate": "slope",
+    "magnitude_prior": True, "prior_nnls_steps": 0, "spectral_layers": 0, "spectral_channels": 16,
+    "refine_iterations": 0, "refine_fit_steps": 3, "refine_anchor": 0.0,
 }
 V1_NETWORK = ("mel", "dim", "intermediate_dim", "num_layers", "kernel_size", "max_magnitude", "magnitude_prior",
               "prior_nnls_steps", "spectral_layers", "spectral_channels")
@@ -57,7 +57,7 @@ def upgrade_v1(config: dict[str, Any], state: dict[str, Tensor]) -> tuple[dict[s
         ValueError: for fields format 1 never had, or a config without ``mel``.
     """
     fields = {k: v for k, v in config.items() if k not in ("format_version", "kind", "audiodiff_version")}
-    unknown = sorted(set(fields) - {*V1_DEFAULTS, "mel"})
+    unknown = sorted(set(fields) - {*V1_NETWORK, *V1_SYNTHESIS, *V1_DROPPED})
     if unknown or "mel" not in fields:
         raise ValueError(f"not a format-1 vocoder config (unknown fields {unknown}, or no mel)")
     fields = {**V1_DEFAULTS, **fields}

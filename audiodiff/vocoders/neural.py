@@ -18,6 +18,8 @@ from audiodiff.vocoders.folder import CONFIG, WEIGHTS, fail, read_folder, write_
 from audiodiff.vocoders.network import VocosConfig, VocosNetwork
 from audiodiff.vocoders.synthesis import Synthesis, SynthesisConfig
 
+SHIPPED_SYNTHESIS = SynthesisConfig()
+
 
 class NeuralVocoder(Vocoder):
     """Log-mel -> :class:`VocosNetwork` -> STFT magnitude -> :class:`Synthesis` -> waveform.
@@ -31,7 +33,7 @@ class NeuralVocoder(Vocoder):
 
     name = "neural"
 
-    def __init__(self, network: VocosConfig, synthesis: SynthesisConfig = SynthesisConfig()) -> None:
+    def __init__(self, network: VocosConfig, synthesis: SynthesisConfig = SHIPPED_SYNTHESIS) -> None:
         super().__init__(network.mel)
         self.network_config = network
         self.synthesis_config = synthesis
@@ -55,7 +57,9 @@ class NeuralVocoder(Vocoder):
                             overwrite=overwrite, dtype=dtype)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, *, mel_config: MelConfig | None = None, **synthesis: Any) -> NeuralVocoder:
+    def from_pretrained(
+        cls, path: str | Path, *, mel_config: MelConfig | None = None, **synthesis: Any
+    ) -> NeuralVocoder:
         """Load a folder written by :meth:`save_pretrained` (float32, on the CPU); format-1 folders
         are upgraded (:func:`~audiodiff.vocoders.folder.upgrade_v1`).
 
