@@ -1,4 +1,4 @@
-"""Checkpoints: atomic writes, weights-only loading, and export of a checkpoint to a Pipeline folder."""
+"""Checkpoints: atomic writes, weights-only loading, and export of a checkpoint's EMA model to a folder."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from typing import Any
 
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
-
-from audiodiff.config import PipelineConfig
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -38,17 +36,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
 
 def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
                       dtype: torch.dtype = torch.float32) -> Path:
-    """Turn a diffusion training checkpoint's EMA weights into a Pipeline folder at ``out``."""
-    from audiodiff.pipeline import Pipeline
+    """Write a training checkpoint's EMA model to the folder ``out``: a Pipeline folder for a
+    diffusion checkpoint, a vocoder folder for a vocoder one."""
+    from audiodiff.training.module import DiffusionModule
+    from audiodiff.training.vocoder_module import VocoderModule
 
     ckpt = load_checkpoint(ckpt_path)
-    config_dict = ckpt.get("pipeline_config")
-    if config_dict is None:
-        raise ValueError(f"{ckpt_path} is not an audiodiff diffusion checkpoint (no pipeline_config)")
-    pipe = Pipeline.from_config(PipelineConfig.from_dict(config_dict), vocoder="griffinlim")
-    state = ckpt["state_dict"]
-    pipe.denoiser.network.load_state_dict({k[len("ema."):]: v for k, v in state.items() if k.startswith("ema.")})
-    pipe.conditioner.load_state_dict(
-        {k[len("conditioner."):]: v for k, v in state.items() if k.startswith("conditioner.")}
-    )
-    return pipe.save_pretrained(out, overwrite=overwrite, dtype=dtype)
+    kinds = (DiffusionModule, VocoderModule)
+    kind = next((k for k in kinds if k.CONFIG_KEY in ckpt), None)
+    if kind is None:
+        raise ValueError(f"{ckpt_path} is not an audiodiff training checkpoint (it has none of "
+                         f"{', '.join(k.CONFIG_KEY for k in kinds)})")
+    return kind.exportable_from_checkpoint(ckpt).save_pretrained(out, overwrite=overwrite, dtype=dtype)

@@ -1,4 +1,6 @@
-"""``audiodiff train``: LightningCLI over :class:`DiffusionModule` and :class:`AudioDataModule`.
+"""``audiodiff train`` and ``audiodiff train-vocoder``: LightningCLI over the diffusion
+(:class:`DiffusionModule`, :class:`AudioDataModule`) and the vocoder trainer
+(:class:`VocoderModule`, :class:`WaveformDataModule`).
 
 Every run writes under ``trainer.default_root_dir``: every logger's ``save_dir`` is linked to it,
 checkpoint callbacks without a ``dirpath`` save to ``<default_root_dir>/checkpoints`` (the same
@@ -19,9 +21,11 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from audiodiff.data.datamodule import AudioDataModule
+from audiodiff.data.waveforms import WaveformDataModule
 from audiodiff.training.base import TrainingModule
 from audiodiff.training.checkpoint import AtomicCheckpointIO
 from audiodiff.training.module import DiffusionModule
+from audiodiff.training.vocoder_module import VocoderModule
 
 
 class TrainCLI(LightningCLI):
@@ -43,6 +47,14 @@ class TrainCLI(LightningCLI):
         trainer = super()._instantiate_trainer(config, callbacks)
         checkpoint_under_root(trainer)
         return trainer
+
+
+class VocoderCLI(TrainCLI):
+    """:class:`TrainCLI` whose data is read at the sample rate of the vocoder's mel."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        super().add_arguments_to_parser(parser)
+        parser.link_arguments("model.network.mel.sample_rate", "data.sample_rate")
 
 
 def checkpoint_under_root(trainer: Trainer) -> None:
@@ -73,3 +85,8 @@ def run_cli(cli: type[TrainCLI], module: type[TrainingModule], data: type[Lightn
 def train(argv: Sequence[str]) -> None:
     """``audiodiff train``: fit a diffusion model with a recipe (``recipes/debug.yaml`` ...)."""
     run_cli(TrainCLI, DiffusionModule, AudioDataModule, argv)
+
+
+def train_vocoder(argv: Sequence[str]) -> None:
+    """``audiodiff train-vocoder``: fit the neural vocoder with a recipe (``recipes/vocoder.yaml`` ...)."""
+    run_cli(VocoderCLI, VocoderModule, WaveformDataModule, argv)

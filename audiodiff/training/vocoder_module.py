@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import math
-import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import lightning as L
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from audiodiff.spectrogram import MelSpectrogram
 from audiodiff.stft import stft_magnitude
-from audiodiff.training.checkpoint import load_checkpoint
-from audiodiff.training.ema import ema_decay, ema_update
+from audiodiff.training.base import SavedWeights, TrainingModule, submodule_state
+from audiodiff.training.ema import ema_copy
 from audiodiff.vocoders.discriminators import (
     MultiDiscriminator,
     discriminator_loss,
@@ -28,13 +24,13 @@ from audiodiff.vocoders.network import VocosConfig
 from audiodiff.vocoders.neural import NeuralVocoder
 from audiodiff.vocoders.synthesis import SynthesisConfig
 
-CONFIG_KEY = "vocoder_config"
 SHIPPED_NETWORK = VocosConfig()
 SHIPPED_SYNTHESIS = SynthesisConfig()
 
 
-class VocoderModule(L.LightningModule):
-    """Learns log-mel -> waveform on batches of waveform segments ``[n, samples]``.
+class VocoderModule(TrainingModule):
+    """Learns log-mel -> waveform on batches of waveform segments ``[n, samples]``
+    (:class:`~audiodiff.training.base.TrainingModule`).
 
     The loss is ``mel_weight * mel L1 + stft_weight * multi-resolution STFT`` between the output
     and the input segment, plus ``magnitude_weight`` times the L1 distance between the network's
@@ -42,9 +38,10 @@ class VocoderModule(L.LightningModule):
     for the magnitude that the waveform losses only give through the synthesis (APNet, Ai & Ling,
     2023). The output the waveform losses see is played as in use (the vocoder's
     :class:`~audiodiff.vocoders.synthesis.Synthesis` with ``synthesis``' settings, gradients
-    through the refinement). An exponential moving average of the weights (``ema``) is validated
-    and exported. The learning rate warms up linearly for ``warmup_steps``
-    and then follows a cosine down to ``final_lr_ratio * lr`` at the trainer's last step.
+    through the refinement). An exponential moving average of the weights (``ema``, final decay
+    ``ema_decay``) is validated and exported. The learning rate warms up linearly for
+    ``warmup_steps`` and then follows a cosine down to ``final_lr_ratio * lr`` at
+    ``trainer.max_steps``.
 
     With ``adversarial_weight > 0`` a :class:`MultiDiscriminator` (multi-period and
     multi-resolution, ``discriminator_channels`` wide) joins after ``adversarial_start`` steps and
@@ -59,15 +56,15 @@ class VocoderModule(L.LightningModule):
         network: the network's shape (:class:`VocosConfig`; the default is the bundled vocoder's).
         synthesis: how the network's magnitude is played, in training as in the exported vocoder
             (:class:`SynthesisConfig`; the default is the bundled vocoder's).
-        export_dir: when set, the EMA vocoder is saved there with ``save_pretrained`` at the end
-            of fit, with weights in ``export_dtype``; a relative path is taken from the trainer's
-            ``default_root_dir``.
         init_from: a saved vocoder folder (e.g. ``audiodiff/pretrained/vocoder``) whose weights
             start the vocoder and its EMA copy: fine-tuning, e.g. with the discriminators switched
-            on. Its network config must be ``network`` (but see :meth:`init_weights_from`); its
+            on. Its network config must be ``network`` (but see :meth:`saved_weights`); its
             synthesis settings are not used. Ignored when resuming from a checkpoint (the
             checkpoint's weights replace it).
     """
+
+    CONFIG_KEY = "vocoder_config"
+    EXPORT_NAME = "vocoder"
 
     def __init__(
         self,
@@ -84,16 +81,14 @@ class VocoderModule(L.LightningModule):
         weight_decay: float = 0.01,
         warmup_steps: int = 200,
         final_lr_ratio: float = 0.01,
-        ema_max_decay: float = 0.999,
-        export_dir: str | None = None,
-        export_dtype: Literal["float32", "float16"] = "float32",
+        ema_decay: float = 0.999,
         init_from: str | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["network", "synthesis"])
         self.network_config = network
         self.vocoder = NeuralVocoder(network, synthesis)
-        self.ema = copy.deepcopy(self.vocoder).requires_grad_(False)
+        self.ema = ema_copy(self.vocoder)
         self.analysis = MelSpectrogram(network.mel)
         self.mel_loss = MelL1Loss(network.mel)
         self.stft_loss = MultiResolutionSTFTLoss()
@@ -101,14 +96,14 @@ class VocoderModule(L.LightningModule):
             MultiDiscriminator(channels=discriminator_channels) if adversarial_weight > 0 else None
         )
 
-    def setup(self, stage: str) -> None:
-        if self.hparams.init_from is not None and stage == "fit":
-            self.init_weights_from(Path(self.hparams.init_from))
+    @property
+    def ema_source(self) -> nn.Module:
+        return self.vocoder
 
-    def init_weights_from(self, path: Path) -> None:
-        """Copy a saved vocoder's weights into the vocoder and its EMA. Its network config must be
-        ours (synthesis settings shape no weights); a vocoder without a :class:`SpectralRefiner`
-        may start one that has it (the refiner starts as the identity)."""
+    def saved_weights(self, path: Path) -> SavedWeights:
+        """A saved vocoder's weights. Its network config must be ours (synthesis settings shape no
+        weights); a vocoder without a :class:`SpectralRefiner` may start one that has it (the
+        refiner starts as the identity)."""
         source = NeuralVocoder.from_pretrained(path)
         own, comparable = self.network_config, source.network_config
         if comparable.spectral_layers == 0:
@@ -117,9 +112,19 @@ class VocoderModule(L.LightningModule):
         if comparable != own:
             raise ValueError(f"the vocoder in {path} has another network ({source.network_config.to_dict()}); "
                              f"fine-tune it with that config as model.network, not {own.to_dict()}")
-        for target in (self.vocoder, self.ema):
-            missing, unexpected = target.load_state_dict(source.state_dict(), strict=False)
-            assert not unexpected and all(k.startswith("network.spectral.") for k in missing), (missing, unexpected)
+        return SavedWeights({"vocoder": self.vocoder}, {"vocoder": source.state_dict()},
+                            "fine-tune it with its network config as model.network")
+
+    def exportable(self) -> NeuralVocoder:
+        return self.ema
+
+    @classmethod
+    def exportable_from_checkpoint(cls, checkpoint: dict[str, Any]) -> NeuralVocoder:
+        config = checkpoint[cls.CONFIG_KEY]
+        vocoder = NeuralVocoder(VocosConfig.from_dict(config["network"]),
+                                SynthesisConfig.from_dict(config["synthesis"]))
+        vocoder.load_state_dict(submodule_state(checkpoint["state_dict"], "ema"))
+        return vocoder
 
     def model_step(self, audio: Tensor, vocoder: NeuralVocoder) -> dict[str, Tensor]:
         """Waveforms ``[n, samples]`` -> ``{"loss", "mel_l1", "stft", "magnitude"}`` (spectral
@@ -166,30 +171,17 @@ class VocoderModule(L.LightningModule):
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True)
         return total
 
-    def on_train_batch_end(self, *args: Any) -> None:
-        ema_update(self.ema, self.vocoder, ema_decay(self.global_step, self.hparams.ema_max_decay))
-
     def validation_step(self, batch: Tensor, batch_idx: int) -> None:
         losses = self.model_step(batch, self.ema)
         del losses["output"], losses["target"]
         self.log_dict({f"val/{k}": v for k, v in losses.items()}, prog_bar=True)
 
-    def configure_optimizers(self) -> dict[str, Any]:
-        hp = self.hparams
+    def parameter_groups(self) -> list[dict[str, Any]]:
+        """The vocoder's parameters, then the discriminator's (when adversarial)."""
         groups = [{"params": list(self.vocoder.parameters())}]
         if self.discriminator is not None:
             groups.append({"params": list(self.discriminator.parameters())})
-        optimizer = torch.optim.AdamW(groups, lr=hp.lr, betas=tuple(hp.betas), weight_decay=hp.weight_decay)
-        total = max(int(self.trainer.estimated_stepping_batches), hp.warmup_steps + 1)
-
-        def factor(step: int) -> float:
-            if step < hp.warmup_steps:
-                return (step + 1) / hp.warmup_steps
-            progress = min(1.0, (step - hp.warmup_steps) / (total - hp.warmup_steps))
-            return hp.final_lr_ratio + (1 - hp.final_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+        return groups
 
     def configure_gradient_clipping(
         self, optimizer: torch.optim.Optimizer, gradient_clip_val: float | None = None,
@@ -205,29 +197,5 @@ class VocoderModule(L.LightningModule):
                 torch.nn.utils.clip_grad_norm_(group["params"], gradient_clip_val)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CONFIG_KEY] = {"network": self.network_config.to_dict(),
-                                  "synthesis": self.vocoder.synthesis_config.to_dict()}
-
-    def on_fit_end(self) -> None:
-        if self.hparams.export_dir and self.trainer.is_global_zero:
-            dtype = getattr(torch, self.hparams.export_dtype)
-            folder = Path(self.trainer.default_root_dir) / self.hparams.export_dir
-            path = self.ema.save_pretrained(folder, overwrite=True, dtype=dtype)
-            print(f"exported the EMA vocoder to {path}")
-
-
-def export_vocoder(
-    ckpt_path: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, overwrite: bool = False,
-    dtype: torch.dtype = torch.float32,
-) -> Path:
-    """Write the EMA weights of a :class:`VocoderModule` checkpoint as a vocoder folder ``out_dir``."""
-    ckpt = load_checkpoint(ckpt_path)
-    if CONFIG_KEY not in ckpt:
-        raise ValueError(f"{ckpt_path} is not a vocoder training checkpoint (no {CONFIG_KEY})")
-    config = ckpt[CONFIG_KEY]
-    vocoder = NeuralVocoder(VocosConfig.from_dict(config["network"]), SynthesisConfig.from_dict(config["synthesis"]))
-    prefix = "ema."
-    vocoder.load_state_dict(
-        {k[len(prefix):]: v for k, v in ckpt["state_dict"].items() if k.startswith(prefix)}
-    )
-    return vocoder.save_pretrained(out_dir, overwrite=overwrite, dtype=dtype)
+        checkpoint[self.CONFIG_KEY] = {"network": self.network_config.to_dict(),
+                                       "synthesis": self.vocoder.synthesis_config.to_dict()}

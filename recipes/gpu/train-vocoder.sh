@@ -14,8 +14,10 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: training on $(nproc) CPU cores"
 run=runs/vocoder-gpu
-"$python" -m audiodiff.training.vocoder_cli fit --config recipes/vocoder.yaml --config recipes/vocoder-finetune.yaml \
-  --config recipes/gpu/vocoder-finetune.yaml --trainer.default_root_dir "$run" --model.export_dir "$OUT/vocoder" \
+# the last callback of recipes/vocoder.yaml is its Export: float32 weights, written to $OUT/vocoder
+"$python" -m audiodiff.cli train-vocoder --config recipes/vocoder.yaml --config recipes/vocoder-finetune.yaml \
+  --config recipes/gpu/vocoder-finetune.yaml --trainer.default_root_dir "$run" \
+  --trainer.callbacks.init_args.dtype float32 --trainer.callbacks.init_args.out "$OUT/vocoder" \
   "$@" 2>&1 | tee "$OUT/train.log"
 mkdir -p "$OUT/logs"
 tar -C "$run" --exclude='*.ckpt' -cf - lightning_logs | tar -C "$OUT/logs" -xf -

@@ -1,6 +1,8 @@
-"""Random fixed-length waveform segments from a folder of audio files, for vocoder training.
+"""Random fixed-length waveform segments from a dataset folder, for vocoder training.
 
-Clips are decoded once into memory (one-shots are short). Segment ``i`` of epoch ``e`` is drawn
+The folder is read like the diffusion trainer's (:func:`audiodiff.data.layouts.scan`: class
+sub-folders, or a metadata file with splits), and its sounds are decoded once into memory
+(:func:`audiodiff.data.clips.load_sounds`; one-shots are short). Segment ``i`` of epoch ``e`` is drawn
 by a generator seeded from ``(seed, e, i)``, so a run is reproducible, resumes draw the same
 segments, and every epoch sees new ones. Training segments can be pitch-shifted (resampled) and
 gain-scaled at random: a data set of notes on a grid of pitches otherwise teaches a vocoder the
@@ -9,10 +11,8 @@ harmonic patterns of those pitches only.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -21,71 +21,14 @@ import torchaudio
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from audiodiff.audio import AudioError, fit_length, load
+from audiodiff.audio import fit_length
+from audiodiff.data.clips import load_sounds
+from audiodiff.data.layouts import SPLITS, scan
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".aif", ".aiff")
-METADATA = "metadata.jsonl"
-PATH_KEYS = ("path", "file", "audio", "filename")
 # Pitch shifts resample by rate / RESAMPLE_BASE for a whole ``rate``: steps of 1/200, about 8.7 cents.
 RESAMPLE_BASE = 200
-
-
-def list_audio_files(root: str | Path, split: str | None = None) -> list[Path]:
-    """Audio files under ``root``, sorted; with ``split``, those of ``root/metadata.jsonl`` in it.
-
-    Each metadata line is a JSON object with a ``split`` field and the file's path relative to
-    ``root`` in one of the fields :data:`PATH_KEYS`.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"no audio folder at {root}")
-    if split is None:
-        return sorted(p for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
-    metadata = root / METADATA
-    if not metadata.is_file():
-        raise FileNotFoundError(f"split={split!r} needs {metadata}; pass split=None to use every file")
-    files = []
-    for number, line in enumerate(metadata.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        entry = json.loads(line)
-        if entry.get("split") != split:
-            continue
-        key = next((k for k in PATH_KEYS if k in entry), None)
-        if key is None:
-            raise ValueError(f"{metadata}:{number} has none of the path fields {PATH_KEYS}")
-        files.append(root / entry[key])
-    return sorted(files)
-
-
-def load_clips(
-    files: Sequence[Path], sample_rate: int, min_peak: float = 1e-3
-) -> tuple[list[Tensor], int]:
-    """Decode ``files`` as mono ``[samples]`` tensors at ``sample_rate``.
-
-    Files that cannot be decoded or whose peak is below ``min_peak`` are skipped (and logged).
-
-    Returns:
-        ``(clips, skipped)``.
-    """
-    clips, unreadable, silent = [], 0, 0
-    for path in files:
-        try:
-            audio, _ = load(path, sample_rate)
-        except AudioError as err:
-            log.warning("skipping %s", err)
-            unreadable += 1
-            continue
-        if audio.abs().max() < min_peak:
-            silent += 1
-            continue
-        clips.append(audio[0])
-    if unreadable or silent:
-        log.warning("skipped %d of %d audio files (%d unreadable, %d silent)",
-                    unreadable + silent, len(files), unreadable, silent)
-    return clips, unreadable + silent
 
 
 class WaveformSegments(Dataset):
@@ -148,13 +91,13 @@ class WaveformSegments(Dataset):
 
 
 class WaveformDataModule(L.LightningDataModule):
-    """Training and validation segments from ``root`` (see :func:`list_audio_files`).
+    """Training and validation segments from the sounds of the dataset folder ``root``.
 
-    ``train_split``/``val_split`` select clips from ``root/metadata.jsonl``; ``None`` uses every
-    audio file under ``root``. Validation segments are the same every epoch; training segments
-    change with the epoch (when the trainer reloads dataloaders every epoch). ``pitch_shift_cents``
-    and ``gain_db`` augment the training segments (see :class:`WaveformSegments`), never the
-    validation ones.
+    The splits are the dataset's (:func:`audiodiff.data.layouts.scan`): a metadata file's
+    ``split`` column, else 5% of the files chosen by a hash of their path. Validation segments are
+    the same every epoch; training segments change with the epoch (when the trainer reloads
+    dataloaders every epoch). ``pitch_shift_cents`` and ``gain_db`` augment the training segments
+    (see :class:`WaveformSegments`), never the validation ones.
     """
 
     def __init__(
@@ -165,8 +108,6 @@ class WaveformDataModule(L.LightningDataModule):
         batch_size: int = 16,
         train_segments: int = 1024,
         val_segments: int = 64,
-        train_split: str | None = "train",
-        val_split: str | None = "val",
         seed: int = 0,
         num_workers: int = 0,
         pitch_shift_cents: float = 0.0,
@@ -174,24 +115,24 @@ class WaveformDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
-        self.train_clips: list[Tensor] = []
-        self.val_clips: list[Tensor] = []
+        self.sounds: dict[str, list[Tensor]] = {}
         self.skipped = 0
 
     def setup(self, stage: str | None = None) -> None:
-        if self.train_clips:
+        if self.sounds:
             return
-        hp = self.hparams
-        train, skipped_train = load_clips(list_audio_files(hp.root, hp.train_split), hp.sample_rate)
-        val, skipped_val = load_clips(list_audio_files(hp.root, hp.val_split), hp.sample_rate)
-        self.train_clips, self.val_clips = train, val
-        self.skipped = skipped_train + skipped_val
-        log.info("vocoder data: %d training clips, %d validation clips", len(train), len(val))
+        entries = scan(self.hparams.root).entries
+        for split in SPLITS:
+            paths = [entry.path for entry in entries if entry.split == split]
+            self.sounds[split], skipped = load_sounds(paths, self.hparams.sample_rate)
+            self.skipped += skipped
+        log.info("vocoder data: %d training sounds, %d validation sounds", len(self.sounds["train"]),
+                 len(self.sounds["val"]))
 
     def train_dataloader(self) -> DataLoader:
         hp = self.hparams
         epoch = self.trainer.current_epoch if self.trainer is not None else 0
-        dataset = WaveformSegments(self.train_clips, hp.segment_samples, hp.train_segments,
+        dataset = WaveformSegments(self.sounds["train"], hp.segment_samples, hp.train_segments,
                                    seed=hp.seed, epoch=epoch, pitch_shift_cents=hp.pitch_shift_cents,
                                    gain_db=hp.gain_db)
         return DataLoader(dataset, batch_size=hp.batch_size, shuffle=False, drop_last=True,
@@ -199,6 +140,5 @@ class WaveformDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader:
         hp = self.hparams
-        dataset = WaveformSegments(self.val_clips, hp.segment_samples, hp.val_segments,
-                                   seed=hp.seed + 1)
+        dataset = WaveformSegments(self.sounds["val"], hp.segment_samples, hp.val_segments, seed=hp.seed + 1)
         return DataLoader(dataset, batch_size=hp.batch_size, num_workers=hp.num_workers)
