@@ -11,7 +11,7 @@ frames. A geometry is anything with ``n_fft``, ``hop_length`` and ``win_length``
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import torch
 from torch import Tensor
@@ -63,16 +63,8 @@ def stft(audio: Tensor, geometry: Geometry, window: Tensor | None = None) -> Ten
     """
     if window is None:
         window = hann_window(geometry.win_length, dtype=audio.dtype, device=audio.device)
-    return torch.stft(
-        audio,
-        n_fft=geometry.n_fft,
-        hop_length=geometry.hop_length,
-        win_length=geometry.win_length,
-        window=window,
-        center=True,
-        pad_mode="reflect" if audio.shape[-1] > geometry.n_fft // 2 else "constant",
-        return_complex=True,
-    )
+    pad_mode = "reflect" if audio.shape[-1] > geometry.n_fft // 2 else "constant"
+    return torch.stft(audio, **_framing(geometry, window), pad_mode=pad_mode, return_complex=True)
 
 
 def stft_magnitude(audio: Tensor, geometry: Geometry) -> Tensor:
@@ -85,15 +77,13 @@ def istft(spectrum: Tensor, geometry: Geometry, window: Tensor | None = None) ->
     (the inverse of :func:`stft` for signals of whole hops)."""
     if window is None:
         window = hann_window(geometry.win_length, dtype=spectrum.real.dtype, device=spectrum.device)
-    return torch.istft(
-        spectrum,
-        n_fft=geometry.n_fft,
-        hop_length=geometry.hop_length,
-        win_length=geometry.win_length,
-        window=window,
-        center=True,
-        length=(spectrum.shape[-1] - 1) * geometry.hop_length,
-    )
+    return torch.istft(spectrum, **_framing(geometry, window), length=(spectrum.shape[-1] - 1) * geometry.hop_length)
+
+
+def _framing(geometry: Geometry, window: Tensor) -> dict[str, Any]:
+    """The framing arguments ``torch.stft`` and ``torch.istft`` share: sizes, window, centred frames."""
+    return {"n_fft": geometry.n_fft, "hop_length": geometry.hop_length, "win_length": geometry.win_length,
+            "window": window, "center": True}
 
 
 def magnitude(spectrum: Tensor) -> Tensor:

@@ -209,9 +209,29 @@ def decompose(vocoder: NeuralVocoder, clips: list[Tensor],
     return {name: (a, b) for name, (a, b) in totals.items()}
 
 
+def print_results(results: dict[str, dict[str, float]]) -> None:
+    """The table of :func:`evaluate`'s results, then each neural vocoder against the bar."""
+    print("| vocoder | MR-STFT distance | log-mel L1 | real-time factor |")
+    print("|---|---:|---:|---:|")
+    for name, r in results.items():
+        print(f"| {name} | {r['stft']:.3f} | {r['mel']:.3f} | {r['rtf']:.4f} |")
+    gl100, gl32 = results["griffinlim:100"], results["griffinlim:32"]
+    print()
+    for name in results:
+        if name.startswith("neural"):
+            r = results[name]
+            better = [1 - r[k] / gl100[k] for k in ("stft", "mel")]
+            passed = min(better) >= 0.3 and r["rtf"] < gl32["rtf"]
+            print(f"{name}: {better[0]:+.0%} MR-STFT and {better[1]:+.0%} log-mel L1 better than "
+                  f"griffinlim:100; {gl32['rtf'] / r['rtf']:.1f}x faster than griffinlim:32 -> "
+                  f"{'meets' if passed else 'misses'} the bar (>= 30% better on both, faster "
+                  "than griffinlim:32)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder with metadata.jsonl")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset folder (class sub-folders or a metadata file with splits)")
     parser.add_argument("--vocoder", type=Path, action="append", required=True,
                         help="a neural vocoder folder (repeat to compare several)")
     parser.add_argument("--play", type=synthesis_settings, action="append", default=[],
@@ -238,23 +258,7 @@ def main() -> None:
     seconds = sum(c.shape[-1] for c in clips) / mel.sample_rate
     print(f"{len(clips)} {args.split} clips ({seconds:.1f} s) from {args.data}; "
           f"{args.threads} threads on {platform.processor() or platform.machine()}\n")
-    results = evaluate(vocoders, clips)
-
-    print("| vocoder | MR-STFT distance | log-mel L1 | real-time factor |")
-    print("|---|---:|---:|---:|")
-    for name, r in results.items():
-        print(f"| {name} | {r['stft']:.3f} | {r['mel']:.3f} | {r['rtf']:.4f} |")
-    gl100, gl32 = results["griffinlim:100"], results["griffinlim:32"]
-    print()
-    for name in results:
-        if name.startswith("neural"):
-            r = results[name]
-            better = [1 - r[k] / gl100[k] for k in ("stft", "mel")]
-            passed = min(better) >= 0.3 and r["rtf"] < gl32["rtf"]
-            print(f"{name}: {better[0]:+.0%} MR-STFT and {better[1]:+.0%} log-mel L1 better than "
-                  f"griffinlim:100; {gl32['rtf'] / r['rtf']:.1f}x faster than griffinlim:32 -> "
-                  f"{'meets' if passed else 'misses'} the bar (>= 30% better on both, faster "
-                  "than griffinlim:32)")
+    print_results(evaluate(vocoders, clips))
     if args.decompose:
         for path, vocoder in neural.items():
             print(f"\nneural ({path}) taken apart (the same distances; the last two rows are "

@@ -80,22 +80,33 @@ def mel_fitted_frequency(magnitude: Tensor, log_mel: Tensor, mel_config: MelConf
         weight = reached[row].to(magnitude.dtype)  # [peaks, B]: 1 for those it reaches
         frames, n_mels = log_mel.shape[2], log_mel.shape[1]
         observed = log_mel.reshape(-1).take((item * n_mels)[:, None] * frames + bands * frames + frame[:, None])
-        # Least squares over the reached bands with the level free: sum w r^2 - (sum w r)^2 / sum w
-        # for the residuals r = observed - signature, accumulated band by band over [peaks, C].
-        sum_r = sum_r2 = torch.zeros(rows.shape, device=magnitude.device, dtype=magnitude.dtype)
-        flat_rows = rows * log_signatures.shape[1]
-        for b in range(bands.shape[1]):
-            residual = observed[:, b, None] - log_signatures.view(-1).take(flat_rows + bands[:, b, None]).to(sum_r)
-            weighted = residual * weight[:, b, None]
-            sum_r, sum_r2 = sum_r + weighted, sum_r2 + weighted * residual
-        cost = sum_r2 - sum_r**2 / weight.sum(-1, keepdim=True)
-        # The best candidate, moved to the vertex of the parabola through its cost and its neighbours'.
-        best = cost.argmin(dim=1, keepdim=True).clamp(1, rows.shape[1] - 2)
-        before, at, after = (cost.gather(1, best + k)[:, 0] for k in (-1, 0, 1))
-        curvature = before - 2 * at + after
-        shift = torch.where(curvature > 0, (before - after) / (2 * curvature).clamp_min(1e-12), 0.0).clamp(-1, 1)
-        estimate[item, frame, peak_bin] = (rows.gather(1, best)[:, 0] + shift) * FIT_STEP
+        cost = _misfit(observed, weight, log_signatures, rows, bands)
+        estimate[item, frame, peak_bin] = _vertex(cost, rows) * FIT_STEP
         return (estimate / n_fft).transpose(1, 2)
+
+
+def _misfit(observed: Tensor, weight: Tensor, log_signatures: Tensor, rows: Tensor, bands: Tensor) -> Tensor:
+    """Least squares of each candidate's log signature (``rows`` of ``log_signatures``, ``[peaks, C]``)
+    against the ``observed`` log-mel bands ``[peaks, B]`` (which ``bands``, weighted by ``weight``),
+    with the level free: ``sum w r^2 - (sum w r)^2 / sum w`` for the residuals ``r = observed -
+    signature``, accumulated band by band -> ``[peaks, C]``."""
+    sum_r = sum_r2 = torch.zeros(rows.shape, device=observed.device, dtype=weight.dtype)
+    flat_rows = rows * log_signatures.shape[1]
+    for b in range(bands.shape[1]):
+        residual = observed[:, b, None] - log_signatures.view(-1).take(flat_rows + bands[:, b, None]).to(sum_r)
+        weighted = residual * weight[:, b, None]
+        sum_r, sum_r2 = sum_r + weighted, sum_r2 + weighted * residual
+    return sum_r2 - sum_r**2 / weight.sum(-1, keepdim=True)
+
+
+def _vertex(cost: Tensor, rows: Tensor) -> Tensor:
+    """The best candidate's row of each peak ``[peaks]`` (``cost`` and ``rows`` ``[peaks, C]``), moved to
+    the vertex of the parabola through its cost and its neighbours', in table rows (``FIT_STEP`` bins)."""
+    best = cost.argmin(dim=1, keepdim=True).clamp(1, rows.shape[1] - 2)
+    before, at, after = (cost.gather(1, best + k)[:, 0] for k in (-1, 0, 1))
+    curvature = before - 2 * at + after
+    shift = torch.where(curvature > 0, (before - after) / (2 * curvature).clamp_min(1e-12), 0.0).clamp(-1, 1)
+    return rows.gather(1, best)[:, 0] + shift
 
 
 @functools.lru_cache(maxsize=4)
