@@ -285,7 +285,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     import torch
 
-    from audiodiff.formats import ModelFormatError
     from audiodiff.training.checkpoint import export_checkpoint
 
     ckpt, out = Path(args.ckpt), Path(args.out)
@@ -304,9 +303,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                        ) from err
     except EOFError as err:
         raise CliError(f"{ckpt} is empty or cut short; {fix}") from err
-    except ModelFormatError as err:  # e.g. the model config it holds
-        raise CliError(f"{ckpt}: {_first_line(err)}") from err
-    except (RuntimeError, KeyError, AttributeError, TypeError) as err:
+    except Exception as err:  # torch's unpickler fails on arbitrary bytes in many ways (IndexError, ...)
+        if isinstance(err, OSError) or str(ckpt) in str(err):
+            raise  # already one line naming the problem
         reason = _first_line(err).split(". ")[0]
         raise CliError(f"{ckpt} is not an audiodiff training checkpoint ({type(err).__name__}: {reason}); {fix}"
                        ) from err

@@ -226,6 +226,20 @@ def test_export_of_files_that_are_no_checkpoint(content, names, tmp_path: Path, 
     refused(["export", str(ckpt), "--out", str(tmp_path / "model")], tmp_path, capsys, str(ckpt), *names)
 
 
+def test_export_of_random_bytes_and_cut_checkpoints(tmp_path: Path, capsys) -> None:
+    """torch's unpickler fails on arbitrary bytes in many ways; every one is the same one line."""
+    good = tmp_path / "good.ckpt"
+    torch.save({"state_dict": {"ema.w": torch.zeros(64)}, "pipeline_config": {"format_version": 1}}, good)
+    data = good.read_bytes()
+    rng = np.random.default_rng(1)
+    ckpt = tmp_path / "bad.ckpt"
+    cases = [rng.bytes(int(n)) for n in rng.integers(1, 3000, 25)] + [data[:n] for n in range(1, len(data), 97)]
+    cases += [b"\x80\x02" + rng.bytes(int(n)) for n in rng.integers(1, 200, 25)]  # a pickle header, then noise
+    for content in cases:
+        ckpt.write_bytes(content)
+        refused(["export", str(ckpt), "--out", str(tmp_path / "model")], tmp_path, capsys, str(ckpt))
+
+
 def test_export_output_checks(tmp_path: Path, capsys) -> None:
     ckpt = tmp_path / "x.ckpt"
     torch.save({}, ckpt)
