@@ -24,6 +24,7 @@ from audiodiff.operations import (
     lerp_conditioning,
     signal,
     slerp,
+    splicing,
     strength_tail,
     vary,
 )
@@ -159,6 +160,8 @@ def test_frame_mask_keeps_untouched_frames_and_fades_inside_the_region() -> None
         assert torch.all(mask[zero_from - 1] > 0) and torch.all(mask[zero_to + 1] > 0)
         falling, rising = mask[: zero_from + 1], mask[zero_to:]
         assert torch.all(falling[1:] <= falling[:-1]) and torch.all(rising[1:] >= rising[:-1])
+    hard = frame_mask(generate, 64, TINY_MEL, crossfade=None)  # a continuation: nothing known under the region
+    assert set(hard.tolist()) == {0.0, 1.0} and torch.equal(hard == 1, frame_mask(generate, 64, TINY_MEL) == 1)
     short = torch.zeros(4000, dtype=torch.bool)
     short[1600:1792] = True  # 3 frames: the crossfade is capped at a third of the run
     assert (frame_mask(short, 64, TINY_MEL, crossfade=800) == 0).sum() >= 1
@@ -199,17 +202,22 @@ def test_looped_extension_keeps_the_input_and_has_the_exact_length(pipe: Pipelin
     assert out.mel.shape[-1] == signal.circle_frames(out.audio.shape[1], TINY_MEL)
 
 
-def test_splice_keeps_the_original_and_joins_without_a_jump() -> None:
-    """A sine and the same sine half a period out of phase: the splice is continuous at the join."""
-    t = torch.arange(2000, dtype=torch.float64)
-    original, generated = torch.sin(t * 0.05), torch.sin(t * 0.05 + math.pi)
-    keep = t < 1000
-    out = signal.splice(original, generated, keep, 128)
-    assert torch.equal(out[keep], original[keep])
-    assert torch.equal(out[1128:], generated[1128:])
-    step = (original[1:] - original[:-1]).abs().max()
-    assert (out[1:] - out[:-1]).abs().max() <= 1.5 * step  # a hard cut jumps by ~2 (the peak-to-peak)
-    assert (torch.where(keep, original, generated)[1000] - original[999]).abs() > 10 * step
+def test_splice_keeps_the_original_and_continues_its_phase() -> None:
+    """A sine and the same sine half a period out of phase: past the join the splice goes on with
+    the original's phase, without a jump, and ends on the generated signal."""
+    t = torch.arange(4000, dtype=torch.float64)
+    original, generated = torch.sin(t * 0.3), torch.sin(t * 0.3 + math.pi)
+    for keep in (t < 2000, t >= 2000):
+        out = splicing.splice(original, generated, keep, TINY_MEL)
+        assert torch.equal(out[keep], original[keep])
+        near = (t - 2000).abs() < 200  # the first 200 generated samples continue the original
+        torch.testing.assert_close(out[near & ~keep], original[near & ~keep], atol=0.1, rtol=0)
+        far = (t - 2000).abs() > 3 * TINY_MEL.n_fft
+        assert torch.equal(out[far], torch.where(keep, original, generated)[far])
+        step = (original[1:] - original[:-1]).abs().max()
+        assert (out[1:] - out[:-1]).abs().max() <= 1.5 * step  # a hard cut jumps by ~2 (the peak-to-peak)
+    looped = splicing.splice(original, generated, (t >= 1000) & (t < 3000), TINY_MEL, loop=True)
+    assert (looped[1:] - looped[:-1]).abs().max() <= 1.5 * step and abs(looped[0] - looped[-1]) <= 1.5 * step
 
 
 # ---------------------------------------------------------------- loops

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from audiodiff import samplers
-from audiodiff.operations import core, signal, source
+from audiodiff.operations import core, source, splicing
 from audiodiff.operations.checks import number, waveform
 from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known
 from audiodiff.pipeline import Generation, Pipeline, ProgressFn
@@ -18,23 +18,24 @@ from audiodiff.pipeline import Generation, Pipeline, ProgressFn
 CROSSFADE = 0.1  # seconds of mel crossfade inside a regenerated region (benchmarks/toolkit.py)
 
 
-def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float, loop: bool,
+def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float | None, loop: bool,
           conditions: core.Conditions, settings: core.Settings, seeds: list[int],
           progress: ProgressFn | None) -> tuple[list[Tensor], list[Tensor]]:
     """Rows of ``base [samples]`` with the samples where ``generate [samples]`` regenerated.
 
     The mel of ``base`` is the known mel, :func:`frame_mask` says how much of each frame is known
-    (a raised-cosine crossfade ``crossfade`` seconds into the generated side) and
+    (a raised-cosine crossfade ``crossfade`` seconds into the generated side; ``None``: none) and
     :func:`keep_known` holds it there at every step; sampling starts from
     ``sigma_max * noise + mask * known``. The vocoded result gets ``base``'s own samples back
-    wherever ``generate`` is False (:func:`signal.splice`, crossfading ``win_length // 2`` samples
-    on the generated side only). Returns (mels ``[1, n_mels, frames]``, audios ``[1, samples]``).
+    wherever ``generate`` is False (:func:`splicing.splice`: the generated side of each join is
+    re-phased to continue the kept samples). Returns (mels ``[1, n_mels, frames]``, audios ``[1, samples]``).
     """
     config = pipe.config.mel
     src = source.from_audio(pipe, base, loop=loop, name="audio")
     circle = src.area.frames * config.hop_length
     flags = generate[(torch.arange(circle) * len(generate)) // circle] if loop else generate
-    fade = round(number("crossfade", crossfade, low=0.0, high=10.0) * config.sample_rate)
+    fade = None if crossfade is None else round(number("crossfade", crossfade, low=0.0, high=10.0)
+                                                * config.sample_rate)
     mask = frame_mask(flags, src.area.frames, config, crossfade=fade, loop=loop).to(pipe.device)
     sigmas = settings.sigmas(pipe)
     mels, audios = [], []
@@ -46,7 +47,7 @@ def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float, l
         mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, src.area,
                            partial(keep_known, known=src.mel, mask=mask), callback)
         audio = source.to_audio(pipe, mel, src.area, src.samples)[0]
-        kept = signal.splice(base.cpu(), audio, ~generate, config.win_length // 2, loop=loop)
+        kept = splicing.splice(base.cpu(), audio, ~generate, config, loop=loop)
         mels.append(mel)
         audios.append(kept[None])
     return mels, audios
@@ -76,10 +77,10 @@ def inpaint(
     frames whose analysis window touches no region come out equal to the input's mel (within
     1e-5: the last sampler step's float rounding); from the frames straddling a region border to
     ``crossfade`` seconds inside it (at most a third of the region), the mel crossfades from the
-    input's to the generated one (:func:`frame_mask`). Outside the regions the
-    audio is the input's own samples, bit for bit; the first and last ``win_length // 2`` samples
-    inside each region are crossfaded into them (:func:`signal.splice`). With ``loop`` the input is
-    one period of a loop and the regions may be healed across its wrap.
+    input's to the generated one (:func:`frame_mask`). Outside the regions the audio is the
+    input's own samples, bit for bit; up to ``3 * n_fft`` samples inside each border are re-phased
+    to continue them and faded back into the vocoded region (:func:`splicing.splice`). With
+    ``loop`` the input is one period of a loop and the regions may be healed across its wrap.
 
     Returns ``audio [num, samples]``, ``mel [num, n_mels, frames]``; ``settings`` records
     ``operation="inpaint"`` and the merged ``regions``.
@@ -117,18 +118,21 @@ def extend(
     guidance: float | None = None,
     sampler: str | None = None,
     loop: bool = False,
-    crossfade: float = CROSSFADE,
     progress: ProgressFn | None = None,
 ) -> Generation:
     """``audio [samples]`` continued by ``seconds`` after it (or, with ``before``, before it).
 
     The input is placed on a silent canvas of ``samples + round(seconds * rate)`` samples and the
-    new part is inpainted (:func:`inpaint`'s mechanism, the input's frames known). The output's
+    new part is inpainted (:func:`inpaint`'s mechanism): the input's frames whose analysis window
+    lies wholly on the input are known, every other frame is generated (no mel crossfade: under
+    the new part there is only the canvas' silence to fade from). The output's
     first (last, with ``before``) ``samples`` samples are the input's, bit for bit; the first
-    ``win_length // 2`` new samples next to the join carry the input's difference from its
-    vocoded version, point-reflected across the join and faded out (:func:`signal.splice`), so
-    the join is continuous in value and slope. With ``loop`` the result is one period of a loop:
-    the new part also leads back into the input's other end.
+    ``3 * n_fft`` new samples past the join are re-phased (phase-vocoder extrapolation, then
+    Griffin-Lim with the input's samples held) to continue the input and faded back into the
+    vocoded new part, and the input's remaining difference from them is point-reflected across
+    the join over ``hop_length`` samples (:func:`splicing.splice`), so the join is continuous in
+    value and slope. With ``loop`` the result is one period of a loop: the new part also leads
+    back into the input's other end.
 
     Returns ``audio [num, samples + new]``, ``mel [num, n_mels, frames]``; ``settings`` records
     ``operation="extend"``, ``seconds``, ``before`` and ``loop``.
@@ -142,11 +146,10 @@ def extend(
     generate = torch.zeros(len(base), dtype=torch.bool)
     generate[slice(0, new) if before else slice(len(audio), None)] = True
     conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
-    mels, audios = _fill(pipe, base, generate, crossfade=crossfade, loop=bool(loop), conditions=conditions,
+    mels, audios = _fill(pipe, base, generate, crossfade=None, loop=bool(loop), conditions=conditions,
                          settings=settings, seeds=seeds, progress=progress)
     rate = pipe.config.mel.sample_rate
     record = {"operation": "extend", "seconds": float(seconds), "before": bool(before), "loop": bool(loop),
-              "crossfade": crossfade,
               "input_duration": len(audio) / rate, "duration": len(base) / rate,
               **conditions.record, **settings.record()}
     return core.result(pipe, mels, audios, seeds, record)

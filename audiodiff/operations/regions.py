@@ -44,7 +44,7 @@ def generated_samples(regions: Sequence[tuple[float, float]], samples: int, samp
     return out
 
 
-def frame_mask(generated: Tensor, frames: int, config: MelConfig, *, crossfade: int = 0,
+def frame_mask(generated: Tensor, frames: int, config: MelConfig, *, crossfade: int | None = 0,
                loop: bool = False) -> Tensor:
     """How much of each frame is known: ``[frames]`` in ``[0, 1]`` from ``generated [samples]`` bool.
 
@@ -54,8 +54,9 @@ def frame_mask(generated: Tensor, frames: int, config: MelConfig, *, crossfade: 
     touches no generated sample, exactly 0 from ``crossfade`` samples into the generated side on
     (``crossfade`` capped at a third of the shortest generated run), and a raised cosine of ``e``
     in between: the crossfade lies inside the regions, outside them the input's frames are kept
-    whole. Samples past the end count as the last sample; with ``loop`` the ``frames * hop_length``
-    samples are a circle.
+    whole. ``crossfade=None`` is a hard mask: 1 where the window touches no generated sample, else
+    0 (for generated samples with nothing known under them, as in a continuation). Samples past the
+    end count as the last sample; with ``loop`` the ``frames * hop_length`` samples are a circle.
     """
     hop, half = config.hop_length, config.win_length // 2
     total = frames * hop if loop else (frames - 1) * hop + 1
@@ -76,8 +77,8 @@ def frame_mask(generated: Tensor, frames: int, config: MelConfig, *, crossfade: 
     inside = flags[(torch.arange(frames) * hop) % len(flags)]
     e = torch.where(inside, 1.0, -1.0).double() * gap.min(1).values
     runs = _runs(flags, loop)
-    fade = min(float(crossfade), min(runs) / 3)
-    ramp = 0.5 + 0.5 * torch.cos(torch.pi * ((e + half) / (fade + half)).clamp(0, 1))
+    fade = -half if crossfade is None else min(float(crossfade), min(runs) / 3)
+    ramp = 0.5 + 0.5 * torch.cos(torch.pi * ((e + half) / max(fade + half, 1e-9)).clamp(0, 1))
     padded = flags[torch.arange(-half, (frames - 1) * hop + half) % len(flags)] if loop else \
         F.pad(flags.float()[None, None], (half, half), mode="replicate")[0, 0] > 0.5
     touched = F.max_pool1d(padded.float()[None, None], 2 * half, stride=hop)[0, 0, :frames] > 0

@@ -1,5 +1,5 @@
-"""Waveform <-> mel for the operations: analysis on a line or a circle, loop-exact vocoding,
-band-limited resampling of loops, and splicing the input's own samples back in."""
+"""Waveform <-> mel for the operations: analysis on a line or a circle, loop-exact vocoding and
+band-limited resampling of loops."""
 
 from __future__ import annotations
 
@@ -100,49 +100,3 @@ def vocode_loop(vocoder, mel: Tensor, samples: int, config: MelConfig) -> Tensor
     audio = vocode(vocoder, mel[..., index.to(mel.device)], config)
     return periodic_resample(loop_crossfade(audio, pad * hop, period, crossfade), samples)
 
-
-def splice(original: Tensor, generated: Tensor, keep: Tensor, crossfade: int, *, loop: bool = False) -> Tensor:
-    """``generated [samples]`` with ``original [samples]`` put back, bit for bit, where ``keep``.
-
-    At every border between kept and generated samples, the difference ``d = original - generated``
-    on the kept side is carried across the border by point reflection (``2 d[b] - d[b - 1 - t]``
-    for the ``t``-th generated sample past the kept sample ``b``) and faded out with a raised cosine
-    over ``crossfade`` samples of the generated side (fewer if the runs are short). The output is
-    then continuous in value and slope at the border, kept samples are the original's, and the
-    generated side differs from ``generated`` only within ``crossfade`` samples of a border. With
-    ``loop`` the signal is a circle and borders wrap around.
-    """
-    out = torch.where(keep, original, generated)
-    n = len(out)
-    if keep.all() or not keep.any():
-        return out
-    diff = (original - generated).double()
-    change = torch.nonzero(keep != torch.roll(keep, 1)).flatten().tolist()  # first sample of each run
-    if not loop:
-        change = [b for b in change if b > 0]
-    runs = _run_lengths(keep, change, loop)
-    for b in change:
-        before, after = (b - 1) % n, b  # the border lies between samples before and after
-        kept_side, gen_side, step = (before, after, 1) if keep[before] else (after, before, -1)
-        if not loop and not 0 <= kept_side < n:
-            continue
-        length = min(crossfade, runs[kept_side] - 1, runs[gen_side])
-        if length <= 0:
-            continue
-        t = torch.arange(length)
-        fade = 0.5 + 0.5 * torch.cos(math.pi * (t + 1) / (length + 1)).double()
-        mirror = 2 * diff[kept_side] - diff[(kept_side - step * (t + 1)) % n]
-        out[(gen_side + step * t) % n] += (fade * mirror).to(out.dtype)
-    return out
-
-
-def _run_lengths(keep: Tensor, change: list[int], loop: bool) -> dict[int, int]:
-    """For each sample at a border, the length of the run of equal ``keep`` it belongs to."""
-    n = len(keep)
-    starts = sorted(set(change) | ({0} if not loop else set()))
-    lengths: dict[int, int] = {}
-    for i, s in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else (starts[0] + n if loop else n)
-        lengths[s % n] = end - s
-        lengths[(end - 1) % n] = end - s
-    return lengths
