@@ -81,11 +81,16 @@ def fsync(path: str | os.PathLike[str]) -> None:
         os.close(fd)
 
 
+def write_text(path: str | os.PathLike[str], text: str, *, overwrite: bool = False) -> Path:
+    """Write ``text`` (UTF-8) atomically: flushed, fsynced and renamed onto ``path``."""
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
 def write_json(path: str | os.PathLike[str], data: Any, *, overwrite: bool = False) -> Path:
     """Write ``data`` as indented JSON atomically."""
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
-    return Path(path)
+    return write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n", overwrite=overwrite)
 
 
 def file_hash(path: str | os.PathLike[str], length: int = 16) -> str:

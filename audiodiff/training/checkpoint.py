@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +29,33 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[str, Any]:
-    """Read a training checkpoint safely (tensors and plain Python values only)."""
+    """Read a training checkpoint safely (tensors and plain Python values only).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: one line naming ``path`` when torch's weights-only unpickler refuses it (objects
+            that could run code: nothing ran), it is empty or cut short, or it is no checkpoint at all.
+    """
     path = Path(path)
+    fix = "give a .ckpt file written by audiodiff train"
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}; train first or give the path of a .ckpt file")
-    return torch.load(path, map_location=map_location, weights_only=True)
+        raise FileNotFoundError(f"no checkpoint at {path}; give the path of a .ckpt file written by audiodiff train")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise ValueError(f"{path} is not a checkpoint audiodiff can load safely: it holds objects other than "
+                         f"tensors and plain values (which could run code when loaded), or is no checkpoint; {fix}"
+                         ) from err
+    except EOFError as err:
+        raise ValueError(f"{path} is empty or cut short; {fix}") from err
+    except OSError:  # the file system's own one line, naming the file
+        raise
+    except Exception as err:  # the unpickler fails on arbitrary bytes in many ways (IndexError, ...)
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0]
+        raise ValueError(f"{path} is not an audiodiff training checkpoint ({type(err).__name__}: {reason}); {fix}"
+                         ) from err
 
 
 def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
@@ -47,4 +71,10 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, *, o
     if kind is None:
         raise ValueError(f"{ckpt_path} is not an audiodiff training checkpoint (it has none of "
                          f"{', '.join(k.CONFIG_KEY for k in kinds)})")
-    return kind.exportable_from_checkpoint(ckpt).save_pretrained(out, overwrite=overwrite, dtype=dtype)
+    try:
+        exportable = kind.exportable_from_checkpoint(ckpt)
+    except (KeyError, TypeError, ValueError, RuntimeError) as err:  # a torn or foreign checkpoint's content
+        reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"{ckpt_path} is not an audiodiff training checkpoint ({type(err).__name__}: {reason}); "
+                         "give a .ckpt file written by audiodiff train") from err
+    return exportable.save_pretrained(out, overwrite=overwrite, dtype=dtype)

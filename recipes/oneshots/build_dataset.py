@@ -49,6 +49,7 @@ from oneshot_labels import (  # noqa: E402
 )
 
 from audiodiff.audio import AudioError, find_onset, load, save  # noqa: E402
+from audiodiff.fileio import write_text  # noqa: E402
 
 HYDROGEN_DIR = Path("/usr/share/hydrogen/data/drumkits")
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
@@ -365,7 +366,7 @@ def write_outputs(
         key=lambda clip: clip.path,
     )
     lines = [json.dumps(clip.record(), ensure_ascii=False) for clip in clips]
-    _write_text(out / "metadata.jsonl", "".join(line + "\n" for line in lines))
+    write_text(out / "metadata.jsonl", "".join(line + "\n" for line in lines), overwrite=True)
     skipped = skipped + [
         {"source": path, "reason": reason}
         for path, reason in outcomes
@@ -385,15 +386,8 @@ def write_outputs(
         ),
         "skipped": skipped,
     }
-    _write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n", overwrite=True)
     return report
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary sibling and rename it onto ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
 
 
 def missing_sources(hydrogen_dir: Path, soundfont: Path) -> list[str]:

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from sfx_labels import COPYLEFT_FAMILIES, Clip, licence_family
 
+from audiodiff.fileio import write_text
+
 DURATION_BUCKETS = (0.25, 0.5, 1.0, 2.0, 4.0, 6.0)  # upper edges of the report's histogram
 
 
@@ -53,7 +55,7 @@ def write_outputs(
     """Write ``metadata.jsonl`` (sorted by path) and ``report.json``; return the report."""
     clips = sorted(clips, key=lambda clip: clip.path)
     lines = [json.dumps(clip.record(splits[clip.group]), ensure_ascii=False) for clip in clips]
-    _write_text(out / "metadata.jsonl", "".join(line + "\n" for line in lines))
+    write_text(out / "metadata.jsonl", "".join(line + "\n" for line in lines), overwrite=True)
     kept = [entry for entry in entries if entry["clips"]]
     families = Counter(licence_family(clip.licence) for clip in clips)
 
@@ -90,12 +92,5 @@ def write_outputs(
         ),
         "skipped": skipped,
     }
-    _write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    write_text(out / "report.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n", overwrite=True)
     return report
-
-
-def _write_text(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary sibling and rename it onto ``path``."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
