@@ -8,14 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from audiodiff.data.cache import (
-    Cache,
-    CachedItem,
-    CacheError,
-    PrepareReport,
-    open_cache,
-    prepare,
-)
+from audiodiff.data.cache import prepare
+from audiodiff.data.cache_format import Cache, CachedItem, CacheError, open_cache
+from audiodiff.data.cache_report import PrepareReport
 from audiodiff.data.clips import clip_samples, training_frames
 from audiodiff.data.layouts import AUDIO_SUFFIXES, DatasetIndex, Entry, hash_split, scan
 

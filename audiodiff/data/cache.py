@@ -1,22 +1,17 @@
-"""The training cache: normalised log-mels and caption embeddings computed once, memory-mapped.
+"""Writing the training cache: :func:`prepare` streams a dataset folder's clips into it.
 
-A cache folder holds
-
-- ``mels.npy``: float16 ``[N, n_mels, frames]`` normalised log-mels (:func:`normalize`), one row
-  per clip;
-- for text conditioning, one row per distinct caption: ``text_pooled.npy`` float16 ``[C, dim]``,
-  ``text_tokens.npy`` float16 ``[C, max_tokens, dim]`` (zero after each caption's tokens) and
-  ``text_lengths.npy`` int32 ``[C]`` (token counts);
-- ``manifest.json``: the format version, the settings (MelConfig, frames, encoder), the labels
-  and captions, the files skipped and why, and per clip its source file (with size and mtime),
-  window, label index (-1: none), split and caption indices.
+Each file's normalised log-mel rows (float16 ``[windows, n_mels, frames]``) are written to a
+temporary ``mels.npy`` as soon as they are made, and rows of unchanged files are copied from the
+previous cache, so memory does not grow with the dataset. The folder layout and the reader are in
+:mod:`audiodiff.data.cache_format`, the caption embeddings in
+:mod:`audiodiff.data.caption_embeddings`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,174 +20,24 @@ import torch
 from tqdm import tqdm
 
 from audiodiff.audio import AudioError
-from audiodiff.conditioning import TEXT_ENCODERS, ConditionerConfig, TextConditioner
+from audiodiff.conditioning import ConditionerConfig
+from audiodiff.data.cache_format import (
+    FORMAT,
+    FORMAT_VERSION,
+    MANIFEST,
+    MELS,
+    TEXT_ARRAYS,
+    Cache,
+    CachedItem,
+    CacheError,
+    open_cache,
+)
+from audiodiff.data.cache_report import PrepareReport, tally_skips
+from audiodiff.data.caption_embeddings import encoder_settings, write_caption_embeddings
 from audiodiff.data.clips import clip_samples, load_clips, training_frames
 from audiodiff.data.layouts import DatasetIndex, Entry, scan
 from audiodiff.fileio import NpyRowReader, NpyRowWriter, atomic_path, write_json
-from audiodiff.formats import ModelFormatError, read_versioned_json
-from audiodiff.spectrogram import (
-    MelConfig,
-    MelConfigMismatch,
-    MelSpectrogram,
-    check_mel_config,
-    normalize,
-)
-
-FORMAT = "audiodiff-mel-cache"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-MELS = "mels.npy"
-TEXT_ARRAYS = ("text_pooled.npy", "text_tokens.npy", "text_lengths.npy")
-_EXAMPLES = 5  # skipped paths listed per reason in a report
-_CAPTION_CHUNK = 256  # captions embedded and written per step
-
-
-class CacheError(ModelFormatError):
-    """A cache folder that is missing, corrupt, or made with other settings."""
-
-
-@dataclass(frozen=True)
-class CachedItem:
-    """One clip of the cache (row ``i`` of ``mels.npy`` is ``items[i]``)."""
-
-    source: str
-    size: int
-    mtime_ns: int
-    window: int
-    label: int
-    split: str
-    captions: tuple[int, ...]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CachedItem:
-        return cls(**{**data, "captions": tuple(data["captions"])})
-
-
-@dataclass(frozen=True, eq=False)
-class Cache:
-    """An opened cache; the arrays are read-only memory maps (see :func:`open_cache`).
-
-    Pickling re-opens the folder, so worker processes map the files instead of copying them.
-    """
-
-    path: Path
-    manifest: dict[str, Any]
-    items: tuple[CachedItem, ...]
-    mels: np.ndarray
-    text_pooled: np.ndarray | None = None
-    text_tokens: np.ndarray | None = None
-    text_lengths: np.ndarray | None = None
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return open_cache, (self.path,)
-
-    @property
-    def mel_config(self) -> MelConfig:
-        return MelConfig.from_dict(self.manifest["mel_config"])
-
-    @property
-    def frames(self) -> int:
-        return int(self.manifest["frames"])
-
-    @property
-    def labels(self) -> list[str]:
-        return list(self.manifest["labels"])
-
-    @property
-    def captions(self) -> list[str]:
-        return list(self.manifest["captions"])
-
-    @property
-    def conditioner_config(self) -> ConditionerConfig | None:
-        """Text config for a text cache; else a class config over the labels (``None``: none)."""
-        encoder = self.manifest["encoder"]
-        if encoder is not None:
-            return ConditionerConfig("text", encoder["name"], encoder["max_tokens"])
-        return ConditionerConfig("class", labels=tuple(self.labels)) if self.labels else None
-
-
-@dataclass
-class PrepareReport:
-    """What :func:`prepare` did: files decoded, reused from the cache and dropped, and skips."""
-
-    items: int = 0
-    processed: int = 0
-    reused: int = 0
-    removed: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    skipped_examples: dict[str, list[str]] = field(default_factory=dict)
-
-    def summary(self) -> str:
-        """One line for a terminal."""
-        skips = ", ".join(
-            f"{n} {reason} (e.g. {', '.join(self.skipped_examples[reason])})"
-            for reason, n in sorted(self.skipped.items())
-        )
-        return (
-            f"{self.items} clips: {self.processed} files processed, {self.reused} reused, "
-            f"{self.removed} removed; skipped: {skips or 'none'}"
-        )
-
-
-def open_cache(path: str | os.PathLike[str], mel_config: MelConfig | None = None) -> Cache:
-    """Memory-map the cache in ``path`` after checking its manifest and array shapes.
-
-    Raises:
-        CacheError: no cache there, a newer or corrupt one.
-        MelConfigMismatch: ``mel_config`` is given and differs from the cache's (names both).
-    """
-    path = Path(path)
-    manifest = _read_manifest(path)
-    try:
-        items = tuple(CachedItem.from_dict(item) for item in manifest["items"])
-        arrays = [np.load(path / MELS, mmap_mode="r")]
-        if manifest["encoder"] is not None:
-            arrays += [np.load(path / name, mmap_mode="r") for name in TEXT_ARRAYS]
-        cache = Cache(path, manifest, items, *arrays)
-        _check_shapes(cache)
-        got = cache.mel_config
-    except (OSError, KeyError, TypeError, ValueError) as err:
-        raise CacheError(
-            f"cache {path} is incomplete or corrupt ({type(err).__name__}: {err}); rebuild it "
-            "with prepare(..., overwrite=True) (CLI: --overwrite)"
-        ) from err
-    if mel_config is not None:
-        try:
-            check_mel_config(mel_config, got, what=f"cache {path}")
-        except MelConfigMismatch as err:
-            raise MelConfigMismatch(f"{err}, or prepare a new cache with this MelConfig") from err
-    return cache
-
-
-def _read_manifest(path: Path) -> dict[str, Any]:
-    file = path / MANIFEST
-    if not file.is_file():
-        raise CacheError(
-            f"no cache in {path} ({MANIFEST} is missing); make one with "
-            "audiodiff.data.prepare(dataset_folder, out) first"
-        )
-    try:
-        manifest = read_versioned_json(file, reads_up_to=FORMAT_VERSION)
-    except ModelFormatError as err:
-        raise CacheError(str(err)) from err
-    if manifest.get("format") != FORMAT:
-        raise CacheError(f"{file} is not an audiodiff cache manifest; choose another folder")
-    return manifest
-
-
-def _check_shapes(cache: Cache) -> None:
-    encoder, c = cache.manifest["encoder"], len(cache.captions)
-    expected = [(MELS, cache.mels, (len(cache.items), cache.mel_config.n_mels, cache.frames))]
-    if encoder is not None:
-        dim, tokens = encoder["dim"], encoder["max_tokens"]
-        arrays = (cache.text_pooled, cache.text_tokens, cache.text_lengths)
-        expected += zip(TEXT_ARRAYS, arrays, [(c, dim), (c, tokens, dim), (c,)], strict=True)
-    for name, array, shape in expected:
-        if array.shape != shape:
-            raise ValueError(f"{name} has shape {array.shape}, the manifest says {shape}")
+from audiodiff.spectrogram import MelConfig, MelSpectrogram, normalize
 
 
 def prepare(
@@ -224,7 +69,7 @@ def prepare(
     """
     index = scan(root)
     frames = training_frames(mel_config, seconds, frames)
-    encoder = _encoder_settings(conditioner_config)
+    encoder = encoder_settings(conditioner_config)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out} is a file; give a folder for the cache")
@@ -263,7 +108,7 @@ def _write_arrays(
         mels_tmp = stack.enter_context(atomic_path(out / MELS, overwrite=True))
         mels = stack.enter_context(NpyRowWriter(mels_tmp, (mel_config.n_mels, frames), np.float16))
         rows, skipped = _collect_clips(index.entries, previous, mel_config, frames, report, progress, mels)
-        report.skipped, report.skipped_examples = _tally(skipped)
+        report.skipped, report.skipped_examples = tally_skips(skipped)
         if not rows:
             raise ValueError(
                 f"no usable audio in {index.root}: every file was skipped ({report.summary()}); "
@@ -274,7 +119,7 @@ def _write_arrays(
         labels = sorted({row.entry.label for row in rows if row.entry.label is not None})
         if settings["encoder"] is not None:
             paths = [stack.enter_context(atomic_path(out / name, overwrite=True)) for name in TEXT_ARRAYS]
-            _embed_captions(captions, previous, conditioner_config, progress, paths)
+            write_caption_embeddings(captions, previous, conditioner_config, progress, paths)
         (out / MANIFEST).unlink(missing_ok=True)
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, **settings,
@@ -283,13 +128,6 @@ def _write_arrays(
         "captions": captions, "items": [asdict(item) for item in _items(rows, captions, labels)],
         "skipped": skipped,
     }
-
-
-def _encoder_settings(config: ConditionerConfig | None) -> dict[str, Any] | None:
-    if config is None or config.kind != "text":
-        return None
-    return {"name": config.encoder, "max_tokens": config.max_tokens,
-            "dim": TEXT_ENCODERS[config.encoder]}
 
 
 def _previous_cache(out: Path, settings: dict[str, Any]) -> Cache | None:
@@ -406,49 +244,3 @@ def _items(rows: list[_Row], captions: list[str], labels: list[str]) -> list[Cac
                    row.entry.split, tuple(caption_index[c] for c in row.entry.captions))
         for row in rows
     ]
-
-
-def _embed_captions(
-    captions: list[str], previous: Cache | None, config: ConditionerConfig, progress: bool, paths: list[Path]
-) -> None:
-    """Write the text arrays for ``captions`` to ``paths`` (see :data:`TEXT_ARRAYS`), a chunk at a
-    time, copying the rows of ``previous`` for known captions and embedding only the new ones."""
-    known = {c: i for i, c in enumerate(previous.captions)} if previous is not None else {}
-    dim = TEXT_ENCODERS[config.encoder]
-    shapes = [(dim,), (config.max_tokens, dim), ()]
-    conditioner = None
-    with contextlib.ExitStack() as stack:
-        old = [stack.enter_context(NpyRowReader(previous.path / name)) for name in TEXT_ARRAYS] if known else []
-        writers = [stack.enter_context(NpyRowWriter(path, shape, dtype))
-                   for path, shape, dtype in zip(paths, shapes, (np.float16, np.float16, np.int32), strict=True)]
-        chunks = range(0, len(captions), _CAPTION_CHUNK)
-        for start in tqdm(chunks, desc="captions", unit=f"x{_CAPTION_CHUNK}", disable=not progress):
-            chunk = captions[start : start + _CAPTION_CHUNK]
-            new = [c for c in chunk if c not in known]
-            if new and conditioner is None:
-                conditioner = TextConditioner(config)
-            embedded = dict(zip(new, conditioner.embed_many(new), strict=True)) if new else {}
-            for caption in chunk:
-                if caption in embedded:
-                    vector, sequence = embedded[caption]
-                    tokens = np.zeros((config.max_tokens, dim), np.float16)
-                    tokens[: len(sequence)] = sequence.numpy()
-                    row = (vector.numpy(), tokens, np.int32(len(sequence)))
-                else:
-                    row = tuple(array[known[caption]] for array in old)
-                for writer, value in zip(writers, row, strict=True):
-                    writer.append(value)
-        for writer in writers:
-            writer.finish()
-
-
-def _tally(skipped: list[dict[str, Any]]) -> tuple[dict[str, int], dict[str, list[str]]]:
-    """Skip records -> (reason -> count, reason -> the first few sources)."""
-    counts: dict[str, int] = {}
-    examples: dict[str, list[str]] = {}
-    for record in skipped:
-        counts[record["reason"]] = counts.get(record["reason"], 0) + record["count"]
-        shown = examples.setdefault(record["reason"], [])
-        if len(shown) < _EXAMPLES:
-            shown.append(record["source"])
-    return counts, examples

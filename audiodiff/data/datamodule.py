@@ -21,7 +21,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 
 from audiodiff.conditioning import ConditionerConfig, prompt_pitches
-from audiodiff.data.cache import Cache, open_cache, prepare
+from audiodiff.data.cache import prepare
+from audiodiff.data.cache_format import Cache, open_cache
 from audiodiff.data.layouts import SPLITS, scan
 from audiodiff.spectrogram import MelConfig
 
