@@ -2,7 +2,7 @@
 
 Usage: python benchmarks/vocoder.py --data data/oneshots --vocoder audiodiff/pretrained/vocoder
        [--vocoder ANOTHER_FOLDER ...] [--play SETTING=VALUE[,SETTING=VALUE...] ...] [--clips 64]
-       [--split val] [--threads 2] [--decompose]
+       [--split val|train|all] [--threads 2] [--decompose]
 
 For each clip the log-mel is vocoded back to audio and compared with the clip:
 - multi-resolution STFT distance (spectral convergence + log magnitude, FFT sizes 512/1024/2048)
@@ -11,7 +11,8 @@ For each clip the log-mel is vocoded back to audio and compared with the clip:
 - real-time factor: synthesis time / audio duration, on this CPU with ``--threads`` threads.
 Distances are averaged over clips; the RTF is total time over total duration (one untimed warm-up
 call per vocoder first; the vocoders take turns clip by clip, in a random order drawn per clip
-with a fixed seed). The clips are spread evenly over the split's sorted file list.
+with a fixed seed). The clips are spread evenly over the split's sorted file list (``--split all``:
+every file, for a folder that no training used).
 ``--play SETTINGS`` adds each neural vocoder again with those synthesis settings
 (``SynthesisConfig`` fields, which shape no weights: ``refine_iterations``, ``refine_fit_steps``,
 ``refine_anchor``) in place of its config's, e.g. ``--play refine_anchor=0,refine_fit_steps=3``.
@@ -94,8 +95,8 @@ def phase_frequency(spectrum: Tensor, mel_config: MelConfig) -> Tensor:
 
 
 def pick_clips(root: Path, split: str, count: int, sample_rate: int) -> list[Tensor]:
-    """``count`` non-silent clips ``[samples]`` spread evenly over the split's files."""
-    files = sorted(entry.path for entry in scan(root).entries if entry.split == split)
+    """``count`` non-silent clips ``[samples]`` spread evenly over the split's files (``"all"``: every file)."""
+    files = sorted(entry.path for entry in scan(root).entries if split in ("all", entry.split))
     step = max(1, len(files) // count)
     clips, _ = load_sounds(files[::step], sample_rate)
     return clips[:count]
@@ -238,7 +239,7 @@ def main() -> None:
                         help="also run each neural vocoder with these synthesis settings, e.g. "
                              "refine_iterations=4 or refine_anchor=0,refine_fit_steps=3 (repeatable)")
     parser.add_argument("--clips", type=int, default=64)
-    parser.add_argument("--split", default="val")
+    parser.add_argument("--split", default="val", choices=("val", "train", "all"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--decompose", action="store_true", help="also take each neural vocoder's output apart")
     args = parser.parse_args()

@@ -300,3 +300,13 @@ def test_missing_packages_exit_2_with_the_install_line(
     err = capsys.readouterr().err
     assert "sudo apt-get install -y hydrogen-drumkits fluid-soundfont-gm" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_melodic_only_plans_the_soundfonts_notes_and_needs_no_drum_kits(tmp_path: Path) -> None:
+    units, skipped = recipe.plan(write_kit(tmp_path), melodic_only=True)
+    assert [unit.name for unit in units] == [f"fluidr3:{program.name}" for program in labels.MELODIC]
+    assert skipped == [] and all(unit.channel == 0 for unit in units)
+    no_kits, soundfont = tmp_path / "no kits", tmp_path / "other.sf2"
+    soundfont.write_bytes(b"")
+    assert "hydrogen-drumkits" in recipe.missing_sources(no_kits, soundfont)
+    assert "hydrogen-drumkits" not in recipe.missing_sources(no_kits, soundfont, melodic_only=True)

@@ -194,3 +194,13 @@ def test_synthesis_settings_are_parsed_to_their_config_types() -> None:
             bench.synthesis_settings(bad)
     with pytest.raises(ValueError):
         bench.synthesis_settings("refine_iterations=two")
+
+
+def test_split_all_picks_the_clips_of_every_split(tmp_path: Path) -> None:
+    import soundfile
+
+    (tmp_path / "tone").mkdir()
+    for i in range(6):
+        soundfile.write(tmp_path / "tone" / f"{i}.wav", (harmonic() * (1 + i / 10)).numpy(), CONFIG.sample_rate)
+    count = {split: len(bench.pick_clips(tmp_path, split, 10, CONFIG.sample_rate)) for split in ("train", "val", "all")}
+    assert count["val"] >= 1 and count["all"] == count["train"] + count["val"] == 6

@@ -7,6 +7,9 @@ at most 4 s), ``OUT/metadata.jsonl`` (one clip per line) and ``OUT/report.json``
 
     python recipes/oneshots/build_dataset.py --out data/oneshots [--jobs 2] [--limit N]
 
+``--melodic-only`` makes only the melodic notes of ``--soundfont`` (no drum kits), e.g. from
+another SoundFont, for clips of a source that no training used.
+
 Re-running skips clips whose file exists. What each clip is called and how it is split lives in
 ``oneshot_labels.py``; this file finds the sources, makes the audio and writes the outputs.
 """
@@ -166,8 +169,13 @@ def _variable_length(value: int) -> bytes:
     return bytes(reversed(out))
 
 
-def plan(hydrogen_dir: Path) -> tuple[list[Unit], list[dict[str, str]]]:
-    """Every unit to make, and the sources skipped before any audio is read (with reasons)."""
+def plan(hydrogen_dir: Path, *, melodic_only: bool = False) -> tuple[list[Unit], list[dict[str, str]]]:
+    """Every unit to make, and the sources skipped before any audio is read (with reasons).
+
+    ``melodic_only``: only the SoundFont's melodic programs, no Hydrogen or GM drum kits.
+    """
+    if melodic_only:
+        return [_melodic_unit(program) for program in MELODIC], []
     units: list[Unit] = []
     skipped: list[dict[str, str]] = []
     for xml_path in sorted(hydrogen_dir.glob("*/drumkit.xml")):
@@ -390,10 +398,10 @@ def write_outputs(
     return report
 
 
-def missing_sources(hydrogen_dir: Path, soundfont: Path) -> list[str]:
+def missing_sources(hydrogen_dir: Path, soundfont: Path, *, melodic_only: bool = False) -> list[str]:
     """The Debian packages whose files are missing (empty when everything is installed)."""
     missing = []
-    if not any(hydrogen_dir.glob("*/drumkit.xml")):
+    if not melodic_only and not any(hydrogen_dir.glob("*/drumkit.xml")):
         missing.append(PACKAGES["hydrogen"])
     if not soundfont.is_file():
         missing.append(PACKAGES["soundfont"])
@@ -411,19 +419,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--limit", type=int, default=None, help="make only N clips (a spread)")
     parser.add_argument("--hydrogen-dir", type=Path, default=HYDROGEN_DIR)
     parser.add_argument("--soundfont", type=Path, default=SOUNDFONT)
+    parser.add_argument("--melodic-only", action="store_true",
+                        help="only the SoundFont's melodic notes (no drum kits)")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Build the dataset; 0 on success, 2 when the Debian packages are missing."""
     args = parse_args(argv)
-    missing = missing_sources(args.hydrogen_dir, args.soundfont)
+    missing = missing_sources(args.hydrogen_dir, args.soundfont, melodic_only=args.melodic_only)
     if missing:
         install = f"sudo apt-get install -y {' '.join(missing)}"
         print(f"missing sound sources; install them with:\n  {install}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    units, skipped = plan(args.hydrogen_dir)
+    units, skipped = plan(args.hydrogen_dir, melodic_only=args.melodic_only)
     wanted = select_evenly([clip.path for unit in units for clip in unit.clips], args.limit)
     build = Build(args.out, args.sample_rate, args.soundfont, wanted)
     (args.out / "audio").mkdir(parents=True, exist_ok=True)
