@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,22 +11,20 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
-from audiodiff import samplers, schedules
 from audiodiff.conditioning import Conditioner, build_conditioner
-from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import PipelineConfig
-from audiodiff.denoiser import Denoiser, guided
+from audiodiff.denoiser import Denoiser
 from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.formats import ModelFormatError
 from audiodiff.models.config import build_unet
-from audiodiff.spectrogram import check_mel_config, denormalize
+from audiodiff.spectrogram import check_mel_config
 from audiodiff.vocoders import Vocoder, load_vocoder
 from audiodiff.weights import read_safetensors
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default"
-MAX_DURATION = 60.0  # seconds one call may generate
+MAX_DURATION = 600.0  # seconds one call may generate (windowed past the training length)
 MAX_SEED = 2**63 - 1  # seeds are 0..MAX_SEED: int64-safe, and torch.Generator maps them one-to-one
 PER_ROW_CONDITIONS = ("prompt", "label")  # settings that may hold one value per row
 
@@ -152,7 +148,6 @@ class Pipeline:
             raise ValueError(f"got {len(items)} conditions for num={num}; give one or exactly num")
         return self.conditioner(items)
 
-    @torch.inference_mode()
     def __call__(
         self,
         prompt: str | Sequence[str] | None = None,
@@ -165,78 +160,39 @@ class Pipeline:
         sampler: str | None = None,
         seed: int | None = None,
         duration: float | None = None,
+        loop: bool = False,
         progress: ProgressFn | None = None,
     ) -> Generation:
-        """Generate ``num`` sounds; row ``i`` uses seed ``seed + i`` and equals that request made alone.
+        """Generate ``num`` sounds of ``duration`` seconds; row ``i`` uses seed ``seed + i`` and
+        equals that request made alone.
 
-        ``progress(done, total)`` is called after every denoising step of every row.
+        Each row is one sampler run from ``sigma_max`` times seeded noise ``[1, n_mels, frames]``
+        through the guided denoiser, then the vocoder. Longer than the model's training duration
+        the denoiser sees overlapping windows (memory grows linearly with ``duration``, up to
+        ``MAX_DURATION``); ``loop`` makes a seamless loop of exactly ``duration`` seconds. This is
+        :func:`audiodiff.operations.generate_long`. ``progress(done, total)`` is called after every
+        denoising step of every row.
+
+        Returns ``audio [num, samples]``, ``mel [num, n_mels, frames]`` and the resolved settings.
         """
-        d = self.config.defaults
-        steps = d.steps if steps is None else steps
-        guidance = d.guidance if guidance is None else guidance
-        sampler = sampler or d.sampler
-        duration = d.duration if duration is None else duration
-        sample_fn = samplers.get_sampler(sampler)
-        frames, samples = self.frames_for(duration)
-        if num < 1:
-            raise ValueError(f"num must be at least 1, got {num}")
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
-        if not (math.isfinite(guidance) and guidance >= 0):
-            raise ValueError(f"guidance must be a finite number >= 0, got {guidance}")
-        check_seed(seed, num)
-        if negative_prompt is not None and self.config.conditioner.kind != "text":
-            raise ValueError("a negative prompt needs a text-conditioned model")
+        from audiodiff.operations.generation import generate_long
 
-        as_list = [prompt] if isinstance(prompt, str) else prompt
-        labels = [label] if isinstance(label, (str, int)) else label
-        cond = self.encode(as_list, labels, num)
-        uncond = self.conditioner([negative_prompt] * num) if negative_prompt else self.conditioner.null(num)
-
-        base = secrets.randbelow(2**31) if seed is None else int(seed)
-        seeds = [base + i for i in range(num)]
-        sigmas = schedules.get_sigmas(self.config.diffusion.schedule, steps,
-                                      self.config.diffusion.sigma_min, self.config.diffusion.sigma_max)
-        mels, audios = [], []
-        for i, row_seed in enumerate(seeds):
-            # Rows are generated one at a time so that a row never depends on the batch: CPU kernels
-            # round differently for different batch sizes and Griffin-Lim amplifies that.
-            report = None if progress is None else (lambda s, t, i=i: progress(i * t + s, num * t))
-            mel, audio = self._generate(cond.select(slice(i, i + 1)), uncond.select(slice(i, i + 1)),
-                                        guidance, sample_fn, sigmas, frames, row_seed, report)
-            mels.append(mel)
-            audios.append(audio[:, :samples])
-        audio = torch.cat(audios).clamp(-1, 1)
-        settings = {"prompt": prompt, "negative_prompt": negative_prompt, "label": label, "sampler": sampler,
-                    "steps": steps, "guidance": guidance, "duration": duration, **self.provenance()}
-        return Generation(audio, self.config.mel.sample_rate, seeds, torch.cat(mels), settings)
+        duration = self.config.defaults.duration if duration is None else duration
+        return generate_long(self, duration, prompt, label=label, negative_prompt=negative_prompt, num=num,
+                             steps=steps, guidance=guidance, sampler=sampler, seed=seed, loop=loop,
+                             progress=progress)
 
     def provenance(self) -> dict[str, Any]:
         """The vocoder's settings and the model's hash, for every sidecar."""
         return {"vocoder": self.vocoder.name, "vocoder_settings": self.vocoder.settings(),
                 "sample_rate": self.config.mel.sample_rate, "model_hash": self.model_hash}
 
-    def _generate(self, cond: Conditioning, uncond: Conditioning, guidance: float, sample_fn: samplers.Sampler,
-                  sigmas: Tensor, frames: int, seed: int, progress: ProgressFn | None) -> tuple[Tensor, Tensor]:
-        """One sound: (normalised log-mel ``[1, n_mels, frames]``, audio ``[1, samples]``) on the CPU."""
-        gen = torch.Generator(device=self.device).manual_seed(seed)
-        sigmas = sigmas.to(self.device)
-        x = samplers.randn_rows((1, self.config.mel.n_mels, frames), [gen], device=self.device) * sigmas[0]
-        callback = None if progress is None else (lambda i, total, *_: progress(i + 1, total))
-        fn = guided(self.denoiser, cond.to(self.device), uncond.to(self.device), guidance)
-        mel = sample_fn(fn, x, sigmas, generator=[gen], callback=callback).clamp(-1, 1)
-        audio = self.vocoder(denormalize(mel, self.config.mel), self.config.mel)
-        return mel.cpu(), audio.cpu()
-
-    def frames_for(self, duration: float) -> tuple[int, int]:
-        """(mel frames the model generates, audio samples returned) for ``duration`` seconds."""
-        if not 0 < duration <= MAX_DURATION:  # also refuses NaN
-            raise ValueError(f"duration must be in (0, {MAX_DURATION:g}] seconds, got {duration}")
-        samples = round(duration * self.config.mel.sample_rate)
+    def frames_for(self, samples: int) -> int:
+        """Mel frames generated for ``samples`` audio samples: enough that the vocoder's
+        ``(frames - 1) * hop_length`` samples cover them, rounded up to the U-Net's multiple."""
         multiple = self.config.unet.length_multiple
-        needed = -(-samples // self.config.mel.hop_length) + 1  # num_samples(frames) >= samples
-        frames = -(-needed // multiple) * multiple
-        return frames, samples
+        needed = -(-samples // self.config.mel.hop_length) + 1
+        return -(-needed // multiple) * multiple
 
 
 def check_seed(seed: int | None, num: int = 1) -> None:

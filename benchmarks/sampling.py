@@ -55,7 +55,7 @@ def bench_ours(kind: str, args: argparse.Namespace) -> dict:
 
     pipe = build_pipeline(kind)
     params = sum(p.numel() for p in pipe.denoiser.parameters())
-    frames, _ = pipe.frames_for(args.seconds)
+    frames = pipe.frames_for(round(args.seconds * pipe.config.mel.sample_rate))
     with torch.inference_mode():
         rows = {}
         for name in SAMPLERS:

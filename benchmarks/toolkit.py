@@ -94,9 +94,8 @@ class Bench:
 
     def mel_of(self, audio: torch.Tensor) -> torch.Tensor:
         from audiodiff.operations import signal
-        from audiodiff.operations.core import line_frames
 
-        return signal.analyse(audio, line_frames(self.pipe, len(audio)), self.config)[0]
+        return signal.analyse(audio, self.pipe.frames_for(len(audio)), self.config)[0]
 
     def seam(self, mel: torch.Tensor, reference: torch.Tensor, mask: torch.Tensor) -> tuple[float, float, float]:
         """(worst border's mean crossfade flux / p95, baseline on ``reference``, worst single pair / p95)."""
@@ -229,7 +228,7 @@ class Bench:
 def long_child(duration: float, args: argparse.Namespace) -> None:
     """One ``generate_long`` in this process: time, peak RSS and the window-join flux, as JSON."""
     from audiodiff.operations import generate_long
-    from audiodiff.operations.core import canvas, line_frames
+    from audiodiff.operations.core import canvas
     from audiodiff.pipeline import Pipeline
 
     torch.set_num_threads(args.threads)
@@ -238,7 +237,7 @@ def long_child(duration: float, args: argparse.Namespace) -> None:
     start = time.perf_counter()
     out = generate_long(pipe, duration, "a warm synth pad chord at c4", seed=0, steps=args.steps)
     seconds = time.perf_counter() - start
-    area = canvas(pipe, line_frames(pipe, round(duration * pipe.config.mel.sample_rate)), False)
+    area = canvas(pipe, pipe.frames_for(round(duration * pipe.config.mel.sample_rate)), False)
     f = flux(out.mel[0])
     edges = sorted({e for s in area.starts() for e in (s - 1, s + area.length - 1) if 0 <= e < len(f)})
     over = sum(float(f[e]) > p95(f) for e in edges)

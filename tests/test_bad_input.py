@@ -16,6 +16,7 @@ import soundfile
 import torch
 
 from audiodiff.cli import main
+from audiodiff.operations import core
 from audiodiff.pipeline import Pipeline
 
 
@@ -55,7 +56,7 @@ def no_generation(monkeypatch: pytest.MonkeyPatch) -> None:
     def generated(*args, **kwargs):
         raise AssertionError("generation started before the arguments were checked")
 
-    monkeypatch.setattr(Pipeline, "_generate", generated)
+    monkeypatch.setattr(core, "denoise", generated)
 
 
 @pytest.mark.parametrize(
@@ -74,11 +75,11 @@ def no_generation(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--seed", str(2**63 - 2), "--num", "3"], ["--seed must be an integer in 0..9223372036854775805",
                                                    "seed+i", "3 sounds"]),
         (["--seed", "1.5"], ["--seed", "invalid int value"]),
-        (["--duration", "nan"], ["--duration", "(0, 60]"]),
+        (["--duration", "nan"], ["--duration", "(0, 600]"]),
         (["--duration", "inf"], ["--duration"]),
         (["--duration", "0"], ["--duration"]),
         (["--duration", "-1"], ["--duration"]),
-        (["--duration", "61"], ["--duration", "61"]),
+        (["--duration", "601"], ["--duration", "601"]),
         (["--steps", "0"], ["--steps must be an integer in 1..1000"]),
         (["--steps", "-3"], ["--steps"]),
         (["--steps", "100000"], ["--steps", "100000"]),

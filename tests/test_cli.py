@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
-from audiodiff.cli import main
+from audiodiff.cli import SIDECAR_KEYS, main
 from tests.conftest import TINY_MEL
 
 
@@ -38,12 +38,11 @@ def test_sample_writes_audio_sidecars_and_prints_paths(class_model_dir: Path, tm
 
 
 def test_sidecar_has_the_keys_users_see_in_order(class_model_dir: Path, tmp_path: Path, capsys) -> None:
-    from audiodiff.cli import SIDECAR_KEYS
-
     assert run(["sample", "--model", str(class_model_dir), "--label", "snare", "--seed", "2", "--quiet",
                 "--out", str(tmp_path / "s.wav")], capsys)[0] == 0
     meta = json.loads((tmp_path / "s.json").read_text())
-    assert tuple(meta) == SIDECAR_KEYS
+    assert tuple(meta) == (*SIDECAR_KEYS, "operation", "loop", "window_frames", "windows")
+    assert (meta["operation"], meta["loop"], meta["windows"]) == ("generate", False, 1)
     assert meta["model"] == str(class_model_dir) and meta["duration"] == 0.25 and meta["steps"] == 4
     assert meta["prompt"] is None and meta["negative_prompt"] is None and meta["sample_rate"] == 8000
 
@@ -66,7 +65,8 @@ def test_sidecar_records_the_pipelines_settings_not_the_cli_defaults(class_model
     meta = json.loads((tmp_path / "h.json").read_text())
     assert (meta["sampler"], meta["steps"], meta["guidance"], meta["duration"]) == ("heun", 7, 1.5, 0.125)
     assert meta["seed"] == 9 and meta["label"] == "hat"
-    assert list(meta)[-1] == "operation"  # an operation's own settings follow the usual keys
+    assert tuple(meta)[:len(SIDECAR_KEYS)] == SIDECAR_KEYS  # an operation's own settings follow the usual keys
+    assert meta["operation"] == "vary"
 
 
 def test_write_outputs_saves_any_generation_with_per_row_settings(tmp_path: Path, capsys) -> None:

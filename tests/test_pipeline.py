@@ -12,6 +12,7 @@ from safetensors.torch import load_file, save_file
 
 from audiodiff.config import FORMAT_VERSION
 from audiodiff.formats import ModelFormatError
+from audiodiff.operations import core
 from audiodiff.pipeline import Pipeline
 from tests.conftest import LABELS, TINY_MEL, tiny_config
 
@@ -112,7 +113,7 @@ def test_fp16_weights_load_close_to_fp32(class_pipe: Pipeline, tmp_path: Path) -
         ({"label": "kick", "negative_prompt": "x"}, "negative prompt"),
         ({"label": "kick", "guidance": float("nan")}, "guidance must be a finite number"),
         ({"label": "kick", "guidance": float("inf")}, "guidance must be a finite number"),
-        ({"label": "kick", "duration": float("nan")}, r"duration must be in \(0, 60\]"),
+        ({"label": "kick", "duration": float("nan")}, r"duration must be in \(0, 600\] seconds"),
         ({"label": "kick", "duration": float("inf")}, "duration"),
         ({"label": "kick", "seed": -1}, "seed must be in 0..9223372036854775807"),
         ({"label": "kick", "seed": 2**63}, "seed must be in"),
@@ -123,7 +124,7 @@ def test_bad_requests_raise_clear_errors(class_pipe: Pipeline, kwargs: dict, mes
     def generated(*args, **kwargs):
         raise AssertionError("generation started before the request was checked")
 
-    monkeypatch.setattr(Pipeline, "_generate", generated)
+    monkeypatch.setattr(core, "denoise", generated)
     with pytest.raises(ValueError, match=message):
         class_pipe(**kwargs)
 
@@ -136,8 +137,11 @@ def test_highest_seed_works(class_pipe: Pipeline) -> None:
 def test_settings_are_what_was_resolved(class_pipe: Pipeline) -> None:
     out = class_pipe(label=["kick", "hat"], num=2, seed=3, steps=2)
     d = class_pipe.config.defaults
+    window = class_pipe.frames_for(round(d.duration * TINY_MEL.sample_rate))
     assert out.settings == {"prompt": None, "negative_prompt": None, "label": ["kick", "hat"], "sampler": d.sampler,
-                            "steps": 2, "guidance": d.guidance, "duration": d.duration, **class_pipe.provenance()}
+                            "steps": 2, "guidance": d.guidance, "duration": d.duration, "operation": "generate",
+                            "loop": False, "window_frames": window,
+                            "windows": 1, **class_pipe.provenance()}
     row = out.row_settings(1)
     assert list(row)[:4] == ["prompt", "negative_prompt", "label", "seed"]
     assert (row["label"], row["seed"], row["steps"]) == ("hat", 4, 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,11 +14,9 @@ from torch import Tensor
 from audiodiff import samplers, schedules
 from audiodiff.conditioning_types import Conditioning
 from audiodiff.denoiser import guided
-from audiodiff.operations.checks import number, whole
+from audiodiff.operations.checks import whole
 from audiodiff.operations.windows import Canvas, DenoiseFn
-from audiodiff.pipeline import Generation, Pipeline, ProgressFn
-
-MAX_SECONDS = 3600.0
+from audiodiff.pipeline import MAX_DURATION, Generation, Pipeline, ProgressFn, check_seed
 
 
 @dataclass(frozen=True)
@@ -32,8 +31,11 @@ class Settings:
     def resolve(cls, pipe: Pipeline, steps: int | None, guidance: float | None, sampler: str | None) -> Settings:
         d = pipe.config.defaults
         samplers.get_sampler(sampler or d.sampler)
-        return cls(sampler or d.sampler, whole("steps", d.steps if steps is None else steps, low=1),
-                   number("guidance", d.guidance if guidance is None else guidance, low=0))
+        guidance = d.guidance if guidance is None else guidance
+        if isinstance(guidance, bool) or not isinstance(guidance, (int, float)) or not (
+                math.isfinite(guidance) and guidance >= 0):
+            raise ValueError(f"guidance must be a finite number >= 0, got {guidance!r}")
+        return cls(sampler or d.sampler, whole("steps", d.steps if steps is None else steps, low=1), float(guidance))
 
     def sigmas(self, pipe: Pipeline) -> Tensor:
         """The model's ``[steps + 1]`` schedule, as plain generation uses it."""
@@ -72,25 +74,20 @@ def seeds_for(seed: int | None, num: int) -> list[int]:
     whole("num", num, low=1)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise ValueError(f"seed must be a whole number, got {seed!r}")
+    check_seed(seed, num)
     base = secrets.randbelow(2**31) if seed is None else int(seed)
     return [base + i for i in range(num)]
 
 
 def window_frames(pipe: Pipeline) -> int:
     """The network's window: the frames of the model's training duration (``defaults.duration``)."""
-    return pipe.frames_for(min(pipe.config.defaults.duration, 60.0))[0]
-
-
-def line_frames(pipe: Pipeline, samples: int) -> int:
-    """Frames ``Pipeline.frames_for`` gives for ``samples`` samples, without its 60 s limit."""
-    multiple = pipe.config.unet.length_multiple
-    needed = -(-samples // pipe.config.mel.hop_length) + 1
-    return -(-needed // multiple) * multiple
+    return pipe.frames_for(round(pipe.config.defaults.duration * pipe.config.mel.sample_rate))
 
 
 def duration_samples(pipe: Pipeline, name: str, seconds: Any) -> int:
-    """``seconds`` (in ``(0, MAX_SECONDS]``) as a whole number of samples (at least 1)."""
-    seconds = number(name, seconds, positive=True, high=MAX_SECONDS)
+    """``seconds`` (in ``(0, MAX_DURATION]``) as a whole number of samples (at least 1)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= MAX_DURATION:
+        raise ValueError(f"{name} must be in (0, {MAX_DURATION:g}] seconds, got {seconds!r}")
     return max(1, round(seconds * pipe.config.mel.sample_rate))
 
 

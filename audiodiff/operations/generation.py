@@ -28,7 +28,7 @@ def canvas_for(pipe: Pipeline, samples: int, loop: bool):
         if samples < 2 * config.hop_length:
             raise ValueError(f"a loop needs at least {2 * config.hop_length} samples (2 hops), got {samples}")
         return core.canvas(pipe, signal.circle_frames(samples, config), True)
-    return core.canvas(pipe, core.line_frames(pipe, samples), False)
+    return core.canvas(pipe, pipe.frames_for(samples), False)
 
 
 @torch.inference_mode()
@@ -76,6 +76,6 @@ def generate_long(
         mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, area, callback=callback)
         mels.append(mel)
         audios.append(source.to_audio(pipe, mel, area, samples))
-    record = {"operation": "generate", "duration": float(duration), "loop": bool(loop),
-              "window_frames": area.length, "windows": len(area.starts()), **conditions.record, **settings.record()}
+    record = {**conditions.record, **settings.record(), "duration": float(duration), "operation": "generate",
+              "loop": bool(loop), "window_frames": area.length, "windows": len(area.starts())}
     return core.result(pipe, mels, audios, seeds, record)

@@ -10,7 +10,7 @@ from torch.nn import functional as F
 
 from audiodiff.operations import signal
 from audiodiff.operations.checks import waveform
-from audiodiff.operations.core import canvas, line_frames
+from audiodiff.operations.core import canvas
 from audiodiff.operations.windows import Canvas
 from audiodiff.pipeline import Pipeline
 from audiodiff.spectrogram import silence_level
@@ -36,14 +36,14 @@ class Source:
 
 
 def from_audio(pipe: Pipeline, audio: Tensor, *, loop: bool, name: str = "audio") -> Source:
-    """A waveform ``[samples]`` (at the model's rate): a line of ``line_frames`` frames, or a loop."""
+    """A waveform ``[samples]`` (at the model's rate): a line of ``pipe.frames_for`` frames, or a loop."""
     config = pipe.config.mel
     audio = waveform(name, audio, min_samples=config.n_fft // 2 + 1).to(pipe.device)
     samples = len(audio)
     if loop:
         frames = signal.circle_frames(samples, config)
         return Source(signal.analyse_loop(audio, frames, config), canvas(pipe, frames, True), samples, frames, audio)
-    frames = line_frames(pipe, samples)
+    frames = pipe.frames_for(samples)
     return Source(signal.analyse(audio, frames, config), canvas(pipe, frames, False), samples, frames, audio)
 
 
@@ -60,7 +60,7 @@ def from_mel(pipe: Pipeline, mel: Tensor, *, loop: bool, name: str = "mel") -> S
     mel, frames = mel.to(pipe.device), mel.shape[-1]
     if loop:
         return Source(mel, canvas(pipe, frames, True), frames * config.hop_length, frames)
-    padded = line_frames(pipe, config.num_samples(frames))
+    padded = pipe.frames_for(config.num_samples(frames))
     full = F.pad(mel, (0, padded - frames), value=silence_level(config))
     return Source(full, canvas(pipe, padded, False), config.num_samples(frames), frames)
 

@@ -1,0 +1,87 @@
+"""The ``audiodiff`` command: thin subcommands that parse arguments and call the library.
+
+``generate`` makes new sounds (sample, interpolate), ``editing`` changes one (vary, inpaint,
+extend), ``tools`` handles models and data (info, prepare, export, resynth); ``train`` and
+``train-vocoder`` hand their arguments to LightningCLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from audiodiff.cli import editing, generate, tools
+from audiodiff.cli.checks import EXIT_USAGE, CliError, Parser, first_line
+from audiodiff.cli.outputs import SIDECAR_KEYS, sidecar, write_outputs
+
+__all__ = ["SIDECAR_KEYS", "CliError", "build_parser", "main", "sidecar", "write_outputs"]
+
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader exited
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="audiodiff", description="Audio diffusion on mel spectrograms, for sound design.")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+    sub = parser.add_subparsers(dest="command")
+    generate.add_parsers(sub)
+    editing.add_parsers(sub)
+    sub.add_parser("train", help="train with a recipe (LightningCLI; see recipes/)", add_help=False)
+    sub.add_parser("train-vocoder", help="train the neural vocoder with a recipe (recipes/vocoder.yaml)",
+                   add_help=False)
+    tools.add_parsers(sub)
+    return parser
+
+
+def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    """Run a subcommand; user errors become one line on stderr and exit code 2."""
+    try:
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at interpreter exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (e.g. `audiodiff info | head`): stop quietly, like other shell tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
+    except (CliError, ValueError, OSError, ImportError) as err:
+        print(f"audiodiff: error: {first_line(err)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("audiodiff: interrupted", file=sys.stderr)
+        return 130
+
+
+def _train(argv: Sequence[str]) -> int:
+    from audiodiff.training.cli import train
+
+    train(argv)
+    return 0
+
+
+def _train_vocoder(argv: Sequence[str]) -> int:
+    from audiodiff.training.cli import train_vocoder
+
+    train_vocoder(argv)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    trainers = {"train": _train, "train-vocoder": _train_vocoder}
+    if argv[:1] and argv[0] in trainers:
+        return run(lambda _: trainers[argv[0]](argv[1:]), argparse.Namespace())
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, or a usage error already printed as one line
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    if args.version:
+        from audiodiff import __version__
+
+        print(__version__)
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    return run(args.func, args)
