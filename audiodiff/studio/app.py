@@ -99,14 +99,12 @@ def build_app(studio: Studio) -> gr.Blocks:
 
 def _runner(studio: Studio, fields: RequestFields, work: Work) -> Callable[..., list[Any]]:
     """A click handler: parse the shared fields, run ``work`` under a progress bar, show the results."""
-    own_vocoder = studio.pipe.config.vocoder
-
     def run(values: Values, progress: gr.Progress = gr.Progress()) -> list[Any]:  # noqa: B008 (Gradio's idiom)
         def report(done: int, total: int) -> None:
             progress((done, total), desc="denoising", unit="steps")
 
         try:
-            entries = work(fields.request(values, own_vocoder), values, report)
+            entries = work(fields.request(values), values, report)
         except (ValueError, OSError) as err:
             raise gr.Error(str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__) from err
         return [*show_results(entries), *history_view(studio.history)]

@@ -57,8 +57,8 @@ class Studio:
 
     def __init__(self, model: str | Path | None, history: History, *, device: str = "cpu") -> None:
         self.model, self.history, self.device = model, history, device
-        self._pipes: dict[str | None, Pipeline] = {}
-        self.pipe = self.pipeline(None)  # load now: a bad model folder fails before the server starts
+        self.pipe = Pipeline.from_pretrained(model, device=device)  # now: a bad folder fails before the server starts
+        self._pipes: dict[str | None, Pipeline] = {None: self.pipe, self.pipe.config.vocoder: self.pipe}
 
     def pipeline(self, vocoder: str | None) -> Pipeline:
         """The model with ``vocoder`` (``None``: its own), loaded on first use and kept."""

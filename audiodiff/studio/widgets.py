@@ -58,12 +58,9 @@ class RequestFields:
         return [self.prompt, self.negative_prompt, self.num, self.seed, self.steps, self.guidance, self.sampler,
                 self.vocoder]
 
-    def request(self, values: dict[gr.components.Component, Any], own_vocoder: str) -> Request:
-        """The :class:`Request` in ``values`` (the model's own vocoder is ``None``: the pipeline loaded first)."""
-        fields = [values[c] for c in self.components()]
-        if fields[-1] == own_vocoder:
-            fields[-1] = None
-        return Request.from_fields(*fields)
+    def request(self, values: dict[gr.components.Component, Any]) -> Request:
+        """The :class:`Request` in ``values``."""
+        return Request.from_fields(*(values[c] for c in self.components()))
 
 
 @dataclass
@@ -83,7 +80,8 @@ class Slot:
         with gr.Column(visible=False, elem_classes=["result"], elem_id=f"result-{index}") as box:
             title = gr.Markdown()
             with gr.Row():
-                audio = gr.Audio(label="Sound", type="filepath", interactive=False, buttons=["download"], elem_id=f"result-audio-{index}")
+                audio = gr.Audio(label="Sound", type="filepath", interactive=False, buttons=["download"],
+                                 elem_id=f"result-audio-{index}")
                 image = gr.Image(label="Spectrogram", type="filepath", interactive=False, show_label=False,
                                  buttons=["download", "fullscreen"],
                                  elem_id=f"result-image-{index}")
