@@ -176,11 +176,16 @@ def test_bad_input_shows_a_message_and_the_next_request_works(page, tmp_path: Pa
     assert json.loads(download(page, 0, ".json"))["regions"] == [[0.2, 0.3], [0.35, 0.45]]
 
 
-def test_an_unreadable_upload_is_refused_and_two_pages_are_both_served(browser, page, server: str,  # noqa: ANN001
-                                                                       tmp_path: Path) -> None:
+def test_oversized_and_unreadable_uploads_are_refused_and_two_pages_are_both_served(  # noqa: ANN001
+        browser, page, server: str, tmp_path: Path) -> None:
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as f:  # 60 MB, over the 50 MB limit (sparse: nothing is written)
+        f.truncate(60 * 2**20)
+    page.get_by_role("tab", name="Vary").click()
+    page.locator("#vary-input input[type=file]").set_input_files(big)
+    error_toast(page, "exceed the maximum allowed size of 50")
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"RIFF" + os.urandom(4000))
-    page.get_by_role("tab", name="Vary").click()
     page.locator("#vary-input input[type=file]").set_input_files(junk)
     time.sleep(1)  # let the upload finish (no player appears for a file that does not decode)
     page.locator("#vary-button").click()
