@@ -135,6 +135,10 @@ def test_generate_plays_a_sound_of_the_right_length_with_its_spectrogram(page) -
         page.screenshot(path=os.environ["AUDIODIFF_STUDIO_SCREENSHOT"], full_page=True)
     page.reload()  # the history is read back from disk
     sync_api.expect(page.locator("#history-table")).to_contain_text("a deep cinematic impact")
+    page.locator("#history-pick input").click()
+    page.get_by_role("option", name="a deep cinematic impact").first.click()
+    wait_for_result(page, "generate")
+    assert page.locator("#result-audio-0 a[download]").first.get_attribute("href").endswith(Path(src).name)
 
 
 def test_upload_vary_download_and_use_as_input(page, tmp_path: Path) -> None:  # noqa: ANN001

@@ -28,6 +28,7 @@ def test_generate_stores_rows_with_their_sidecars(studio: Studio) -> None:
     req = Request.from_fields("a kick", "", 2, 7, None, None, "", "griffinlim")
     entries = studio.generate(req, 0.25)
     assert [e.settings["seed"] for e in entries] == [7, 8]
+    assert [e.wav.name for e in entries] == ["a-kick-7.wav", "a-kick-8.wav"]
     s = entries[0].settings
     assert (s["prompt"], s["operation"], s["audiodiff_version"]) == ("a kick", "generate", __version__)
     assert s["model"] == studio.model and s["vocoder"] == "griffinlim" and s["steps"] == 4

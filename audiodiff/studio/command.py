@@ -7,6 +7,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from types import ModuleType
 
 DEFAULT_PORT = 7860
 DEFAULT_HOST = "127.0.0.1"
@@ -37,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=cmd_studio)
 
 
-def import_gradio():
+def import_gradio() -> ModuleType:
     """Gradio, with analytics off and its temporary files under the app's folder, or an ``ImportError`` that
     says how to install it."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"

@@ -90,7 +90,7 @@ class History:
         now = time.time_ns()
         entry_id = f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now // 10**9))}-{now % 10**9:09d}-" \
                    f"{uuid.uuid4().hex[:6]}"
-        stem = slug(stem)
+        stem = slug(stem, limit=64)
         with atomic_path(self.root / entry_id, directory=True) as tmp:
             save(tmp / f"{stem}.wav", audio, sample_rate)
             save(tmp / f"{stem}.flac", audio, sample_rate)

@@ -16,7 +16,7 @@ from audiodiff import operations
 from audiodiff.cli import sidecar
 from audiodiff.pipeline import Generation, Pipeline, ProgressFn
 from audiodiff.studio import forms
-from audiodiff.studio.history import Entry, History
+from audiodiff.studio.history import Entry, History, slug
 from audiodiff.studio.render import spectrogram_png
 
 MAX_RESULTS = 8  # sounds one request may make (the page has this many result slots)
@@ -147,8 +147,8 @@ class Studio:
         entries = []
         for row in range(len(result.seeds)):
             settings = {**sidecar(result, row, None if self.model is None else str(self.model)), **(extra or {})}
-            stem = f"{settings.get('prompt') or settings.get('prompt_a') or settings.get('label') or 'sound'}" \
-                   f"-{result.seeds[row]}"
+            what = settings.get("prompt") or settings.get("prompt_a") or settings.get("label") or "sound"
+            stem = f"{slug(str(what))}-{result.seeds[row]}"
             audio = result.audio[row]
             entries.append(self.history.add(stem, audio, result.sample_rate, settings,
                                             spectrogram_png(audio, pipe.config.mel)))

@@ -44,7 +44,7 @@ class RequestFields:
             prompt = condition_field(studio, "Prompt", elem_id="prompt", scale=3)
             negative = gr.Textbox(label="Negative prompt", elem_id="negative-prompt", scale=2,
                                   visible=studio.text_conditioned, placeholder="what to steer away from")
-        with gr.Accordion("Settings", open=False), gr.Row():
+        with gr.Accordion("Settings", open=False, elem_id="settings"), gr.Row():
             num = gr.Slider(1, MAX_RESULTS, value=1, step=1, label="Number of sounds", elem_id="num")
             seed = gr.Number(label="Seed (empty: random)", value=None, precision=0, elem_id="seed")
             steps = gr.Number(label="Steps", value=defaults.steps, precision=0, minimum=1, elem_id="steps")
