@@ -1,4 +1,5 @@
-"""Regenerate samples/: run `audiodiff sample` for each prompt, draw each spectrogram, write README.md.
+"""Regenerate samples/: run `audiodiff sample` for each prompt and each sound-design command, draw
+each spectrogram, write README.md.
 
 Usage: python samples/generate.py [--model PATH] (default: the bundled model). Needs Pillow
 (`pip install -e ".[bench]"`). Every clip is reproduced bit for bit by the command listed for it in
@@ -46,6 +47,31 @@ PROMPTS = [
     ("effects", "a tambourine", 22),
 ]
 
+# Sound-design examples: (operation, what it shows, arguments after `audiodiff`).
+# Their inputs are the generated samples above.
+PAD = "samples/16-a-warm-synth-pad-chord-at-c4.wav"
+PIANO = "samples/09-acoustic-grand-piano-note-c4.wav"
+TOOLKIT = [
+    ("vary", "a variation of the piano note at strength 0.5 (0 keeps it, 1 is a new note)",
+     ["vary", PIANO, "--prompt", "acoustic grand piano, note C4", "--strength", "0.5", "--seed", "1",
+      "--out", "samples/toolkit/vary-piano.wav"]),
+    ("inpaint", "0.8-1.3 s of the pad regenerated as a hand clap; the rest is the pad's own samples",
+     ["inpaint", PAD, "--region", "0.8:1.3", "--prompt", "a hand clap", "--seed", "2",
+      "--out", "samples/toolkit/inpaint-pad.wav"]),
+    ("extend", "the pad continued by 2 s (its first 2 s are the input, bit for bit)",
+     ["extend", PAD, "--seconds", "2", "--prompt", "a warm synth pad chord at C4", "--seed", "3",
+      "--out", "samples/toolkit/extend-pad.wav"]),
+    ("any length", "12 s in one call: overlapping 2 s windows, blended every step",
+     ["sample", "--prompt", "a warm synth pad chord at C4", "--duration", "12", "--seed", "4",
+      "--out", "samples/toolkit/long-pad.wav"]),
+    ("loop", "2 bars at 120 bpm (exactly 4 s) that play in a loop with no seam",
+     ["sample", "--prompt", "a shaker", "--loop-bars", "2", "--bpm", "120", "--seed", "5",
+      "--out", "samples/toolkit/loop-shaker.wav"]),
+    ("interpolate", "five steps from a kick drum to a snare drum (the ends are plain generations)",
+     ["interpolate", "--prompt", "a deep acoustic kick drum", "--to-prompt", "a tight snare drum", "--num", "5",
+      "--seed", "6", "--out", "samples/toolkit/kick-to-snare"]),
+]
+
 
 def spectrogram_png(wav: Path, png: Path, mel: MelConfig) -> None:
     """Save the normalised log-mel of ``wav`` as an image (low frequencies at the bottom, 3x taller)."""
@@ -68,14 +94,29 @@ def main() -> None:
 
     pipe = Pipeline.from_pretrained(args.model)
     rows = ["| kind | prompt | audio | spectrogram | command |", "|---|---|---|---|---|"]
+    exe = Path(sys.executable).with_name("audiodiff")
     for kind, prompt, seed in PROMPTS:
         name = f"{seed:02d}-{slug(prompt)}"
         cmd = ["audiodiff", "sample", "--prompt", prompt, "--seed", str(seed), "--out", f"samples/{name}.wav",
                "--overwrite", "--quiet", *(["--model", args.model] if args.model else [])]
-        exe = Path(sys.executable).with_name("audiodiff")
         subprocess.run([str(exe), *cmd[1:]], check=True, cwd=HERE.parent)
         spectrogram_png(HERE / f"{name}.wav", HERE / f"{name}.png", pipe.config.mel)
         rows.append(f"| {kind} | {prompt} | [{name}.wav]({name}.wav) | ![]({name}.png) | `{shlex.join(cmd)}` |")
+    rows += ["", "## Sound design", "",
+             "Each command's input is one of the generated samples above.", "",
+             "| operation | what | input | output | command |", "|---|---|---|---|---|"]
+    for operation, what, argv in TOOLKIT:
+        cmd = ["audiodiff", *argv, "--overwrite", "--quiet", *(["--model", args.model] if args.model else [])]
+        printed = subprocess.run([str(exe), *cmd[1:]], check=True, cwd=HERE.parent, capture_output=True, text=True)
+        outputs = [Path(line).relative_to("samples/toolkit") for line in printed.stdout.split()]
+        source = next((a for a in argv if a.startswith("samples/") and a.endswith(".wav") and "toolkit" not in a), None)
+        cells = []
+        for out in outputs:
+            wav = HERE / "toolkit" / out
+            spectrogram_png(wav, wav.with_suffix(".png"), pipe.config.mel)
+            cells.append(f"[{Path(out).name}](toolkit/{out})<br>![](toolkit/{Path(out).with_suffix('.png')})")
+        given = f"[{Path(source).name}]({Path(source).name})" if source else "-"
+        rows.append(f"| {operation} | {what} | {given} | {'<br>'.join(cells)} | `{shlex.join(cmd)}` |")
     (HERE / "README.md").write_text(
         "# Samples\n\nWhat the bundled default model generated, with the exact command for each clip "
         "(run from the repository root; each file also has a JSON sidecar with the model hash). "

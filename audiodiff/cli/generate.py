@@ -137,9 +137,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.to_prompt is None and args.to_label is None and args.to_seed is None:
         raise CliError("nothing to interpolate towards: give --to-prompt, --to-label or --to-seed")
     resolve_seed(args)
-    a = args.prompt or args.label or "unconditional"
-    b = args.to_prompt or args.to_label or a
-    stem = slug(f"{a}-to-{b}" if b != a else f"{a}-seeds")
+    a = slug(args.prompt or args.label or "unconditional", 20)
+    b = slug(args.to_prompt or args.to_label or "", 20)
+    stem = f"{a}-to-{b}" if b not in ("sound", a) else f"{a}-seeds"
     paths = output_paths(Path(args.out), args.num, stem, [f"{i:02d}" for i in range(args.num)], args.format)
     check_sounds_out(paths, overwrite=args.overwrite)
     return generate(args, paths, lambda pipe, progress: interpolate(
