@@ -1,8 +1,9 @@
 """The ``audiodiff`` command: thin subcommands that parse arguments and call the library.
 
 ``generate`` makes new sounds (sample, interpolate), ``editing`` changes one (vary, inpaint,
-extend), ``tools`` handles models and data (info, prepare, export, resynth); ``train`` and
-``train-vocoder`` hand their arguments to LightningCLI.
+extend), ``finetune`` adapts a model to a folder of sounds, ``tools`` handles models and data
+(info, prepare, export, resynth); ``train`` and ``train-vocoder`` hand their arguments to
+LightningCLI.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from audiodiff.cli import editing, generate, tools
+from audiodiff.cli import editing, finetune, generate, tools
 from audiodiff.cli.checks import EXIT_USAGE, CliError, Parser, first_line
 from audiodiff.cli.outputs import SIDECAR_KEYS, sidecar, write_outputs
 
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train with a recipe (LightningCLI; see recipes/)", add_help=False)
     sub.add_parser("train-vocoder", help="train the neural vocoder with a recipe (recipes/vocoder.yaml)",
                    add_help=False)
+    finetune.add_parsers(sub)
     tools.add_parsers(sub)
     return parser
 

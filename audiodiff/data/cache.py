@@ -50,8 +50,10 @@ def prepare(
     frames: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    caption: str | None = None,
 ) -> PrepareReport:
-    """Build or update the cache in ``out`` from the dataset folder ``root`` (see :func:`scan`).
+    """Build or update the cache in ``out`` from the dataset folder ``root`` (see :func:`scan`;
+    ``caption``, when given, is every file's caption).
 
     Clips are ``frames`` mel frames long (default: ``seconds`` rounded up to a multiple of 16,
     see :func:`training_frames`). Caption embeddings are stored when ``conditioner_config`` is a
@@ -67,7 +69,7 @@ def prepare(
     place with the manifest last; the manifest is removed while the arrays are swapped, so an
     interrupted update leaves no cache that mixes versions.
     """
-    index = scan(root)
+    index = scan(root, caption)
     frames = training_frames(mel_config, seconds, frames)
     encoder = encoder_settings(conditioner_config)
     out = Path(out)

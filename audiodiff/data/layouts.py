@@ -1,6 +1,6 @@
 """Dataset layouts: find the audio files of a folder with their captions, labels and splits.
 
-Two layouts, detected by :func:`scan`:
+Three layouts, detected by :func:`scan`:
 
 - ``"metadata"``: the folder holds ``metadata.csv`` or ``metadata.jsonl`` with the columns
   ``path`` (relative to the folder) and ``caption`` (or ``label``), and optionally ``label``,
@@ -8,6 +8,10 @@ Two layouts, detected by :func:`scan`:
   ``split`` (``"train"`` or ``"val"``).
 - ``"classes"``: one sub-folder per class; the label is the folder name and the caption is the
   label with ``_`` and ``-`` read as spaces (``snare_drum`` -> ``"snare drum"``).
+- ``"files"``: audio files directly in the folder; the caption is the file name without its
+  numbering (``Door_Creak_02.wav`` -> ``"door creak"``), and there are no labels.
+
+:func:`scan` can also give every file one caption instead of the layout's.
 
 Every problem is reported as one ``ValueError`` line that names the file and the fix.
 """
@@ -15,8 +19,10 @@ Every problem is reported as one ``ValueError`` line that names the file and the
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -28,7 +34,7 @@ SPLITS = ("train", "val")
 VAL_FRACTION = 0.05
 _SHOWN = 5  # how many offending paths an error message lists
 
-Layout = Literal["classes", "metadata"]
+Layout = Literal["classes", "metadata", "files"]
 Split = Literal["train", "val"]
 
 
@@ -76,8 +82,9 @@ def is_audio(path: Path) -> bool:
     return visible and path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
 
 
-def scan(root: str | Path) -> DatasetIndex:
-    """Index the dataset folder ``root``: a metadata file if present, else class sub-folders.
+def scan(root: str | Path, caption: str | None = None) -> DatasetIndex:
+    """Index the dataset folder ``root``: a metadata file if present, else class sub-folders, else
+    the audio files in it. ``caption`` (when given) replaces every file's captions.
 
     Files without a split from the metadata are split by :func:`hash_split` (only when no file
     has one: a metadata file that names splits puts files without one into ``"train"``).
@@ -90,9 +97,20 @@ def scan(root: str | Path) -> DatasetIndex:
         raise ValueError(
             f"{root} holds both {METADATA_FILES[0]} and {METADATA_FILES[1]}; keep only one of them"
         )
-    entries = _read_metadata(found[0]) if found else _scan_classes(root)
+    loose = sorted(p for p in root.iterdir() if is_audio(p))
+    folders = any(p.is_dir() and not p.name.startswith(".") for p in root.iterdir())
+    if found:
+        layout, entries = "metadata", _read_metadata(found[0])
+    elif loose and not folders:
+        layout, entries = "files", _scan_files(root, loose, named=caption is None)
+    else:
+        layout, entries = "classes", _scan_classes(root)
+    if caption is not None:
+        if not caption.strip():
+            raise ValueError("the caption for every file is empty; describe the sounds in a few words")
+        entries = [dataclasses.replace(e, captions=(caption.strip(),)) for e in entries]
     labels = tuple(sorted({e.label for e in entries if e.label is not None}))
-    return DatasetIndex(root, "metadata" if found else "classes", tuple(entries), labels)
+    return DatasetIndex(root, layout, tuple(entries), labels)
 
 
 def hash_split(sources: list[str]) -> set[str]:
@@ -122,8 +140,8 @@ def _scan_classes(root: Path) -> list[Entry]:
     if not any(files.values()):
         raise ValueError(
             f"no audio files found in {root} (looked for {', '.join(sorted(AUDIO_SUFFIXES))}); "
-            f"put them in one sub-folder per class (e.g. {root / 'kick'}/*.wav) or list them in "
-            f"{root / METADATA_FILES[0]}"
+            f"put them in one sub-folder per class (e.g. {root / 'kick'}/*.wav), directly in the folder "
+            f"(captioned by their names), or list them in {root / METADATA_FILES[0]}"
         )
     sources = [p.relative_to(root).as_posix() for paths in files.values() for p in paths]
     val = hash_split(sources)
@@ -132,6 +150,28 @@ def _scan_classes(root: Path) -> list[Entry]:
               "val" if s in val else "train")
         for s in sources
     ]
+
+
+def _scan_files(root: Path, files: list[Path], *, named: bool) -> list[Entry]:
+    """Entries of a folder of audio files, captioned by their names when ``named``."""
+    sources = [p.name for p in files]
+    captions = {s: caption_of_file_name(Path(s).stem) for s in sources} if named else {s: "" for s in sources}
+    unnamed = [s for s, c in captions.items() if named and not c]
+    if unnamed:
+        raise ValueError(
+            f"the names of {_listing(unnamed)} in {root} say nothing about the sound, so they give no caption; "
+            "rename them (e.g. door_creak_01.wav), give one caption for all, or describe each in "
+            f"{root / METADATA_FILES[1]}"
+        )
+    val = hash_split(sources)
+    return [Entry(s, root / s, (captions[s],), None, "val" if s in val else "train") for s in sources]
+
+
+def caption_of_file_name(stem: str) -> str:
+    """A caption from a file name: separators read as spaces, numbering and case dropped
+    (``"Door_Creak-02"`` -> ``"door creak"``, ``"0001"`` -> ``""``)."""
+    words = re.split(r"[\s_\-.]+|(?<=[a-z])(?=[A-Z])", stem)
+    return " ".join(w.lower() for w in words if w and not w.isdigit())
 
 
 def _caption_of_label(label: str) -> str:
