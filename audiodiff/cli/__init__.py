@@ -2,8 +2,8 @@
 
 ``generate`` makes new sounds (sample, interpolate), ``editing`` changes one (vary, inpaint,
 extend), ``finetune`` adapts a model to a folder of sounds, ``tools`` handles models and data
-(info, prepare, export, resynth); ``train`` and ``train-vocoder`` hand their arguments to
-LightningCLI.
+(info, prepare, export, resynth); ``studio`` serves them all in the browser
+(:mod:`audiodiff.studio`); ``train`` and ``train-vocoder`` hand their arguments to LightningCLI.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from audiodiff.cli import editing, finetune, generate, tools
 from audiodiff.cli.checks import EXIT_USAGE, CliError, Parser, first_line
 from audiodiff.cli.outputs import SIDECAR_KEYS, sidecar, write_outputs
+from audiodiff.studio.command import add_parser as add_studio_parser
 
 __all__ = ["SIDECAR_KEYS", "CliError", "build_parser", "main", "sidecar", "write_outputs"]
 
@@ -32,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train-vocoder", help="train the neural vocoder with a recipe (recipes/vocoder.yaml)",
                    add_help=False)
     finetune.add_parsers(sub)
+    add_studio_parser(sub)
     tools.add_parsers(sub)
     return parser
 
