@@ -14,9 +14,12 @@ Usage: python benchmarks/quality.py --model PATH [--vocoder NAME] [--seeds 2] [-
    accuracy on real val clips (cache mels, and a subset sent through the vocoder and re-analysed)
    stands beside its accuracy on generated clips, scored twice: "audio" = the vocoded waveform
    re-analysed like the cache, "mel" = the model's own mel (bypasses the vocoder).
-3. Speed: real-time factor of one default generation, model loading excluded, best of 2.
+3. Free-phrased prompts (``free_prompts.py``: 10 instrument families x 5 notes C3-C6, two
+   paraphrases per drum; checked to appear in none of the dataset's captions): pitch hit rate and
+   voiced rate (CREPE periodicity) per family, and drum category accuracy, beside the template set.
+4. Speed: real-time factor of one default generation, model loading excluded, best of 2.
 
-With the defaults: 176 generated sounds, about 8 minutes on 2 CPU cores (the tiny CREPE model;
+With the defaults: 374 generated sounds, about 15 minutes on 2 CPU cores (the tiny CREPE model;
 ``--crepe-model full`` is about 20x slower on a CPU).
 Prints Markdown tables and writes ``OUT/quality.json`` (every number, every sound) and ``OUT/quality.md``.
 Needs ``torchcrepe`` and ``scikit-learn`` (``pip install -e ".[bench]"``).
@@ -39,6 +42,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from free_prompts import FREE_DRUMS, all_prompts, dataset_captions, leaked, pitch_prompts  # noqa: E402
 from quality_metrics import (  # noqa: E402
     cents_error,
     estimate_f0,
@@ -88,7 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the bundled model)")
     parser.add_argument("--vocoder", help="vocoder spec (default: the model's own, as in audiodiff sample)")
-    parser.add_argument("--seeds", type=int, default=2, help="seeds per prompt (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per template prompt (0, 1, ...)")
+    parser.add_argument("--free-seeds", type=int, default=3, help="seeds per free-phrased prompt (free_prompts.py)")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--guidance", type=float, default=3.0)
     parser.add_argument("--sampler", default="dpmpp_2m")
@@ -178,8 +183,20 @@ def pitch_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args: a
                 audio, _ = gen(f"{instrument}, note {note}", seed)
                 generated.append(pitch_row(audio, rate, midi, args.crepe_model, instrument=instrument, note=note,
                                            seed=seed, in_training_range=midi in trained[instrument]))
+    family_notes = defaultdict(set)  # family -> MIDI notes seen in training
+    for row in meta.values():
+        if row["split"] == "train" and row["pitch"] is not None:
+            family_notes[row.get("family")].add(row["pitch"])
+    free = []
+    for family, note, prompt in pitch_prompts():
+        midi = note_to_midi(note)
+        for seed in range(args.free_seeds):
+            audio, _ = gen(prompt, seed)
+            free.append(pitch_row(audio, rate, midi, args.crepe_model, instrument=family, note=note, seed=seed,
+                                  prompt=prompt, in_training_range=midi in family_notes[family]))
     real = real_pitch_rows(gen.pipe, meta, set(notes.values()), args)
-    return {name: summarise_pitch(rows) for name, rows in {"generated": generated, **real}.items()}
+    rows = {"generated": generated, "generated_free": free, **real}
+    return {name: summarise_pitch(r) for name, r in rows.items()}
 
 
 def real_pitch_rows(pipe: Pipeline, meta: dict[str, dict[str, Any]], midis: set[int],
@@ -213,6 +230,7 @@ def summarise_pitch(rows: list[dict[str, Any]]) -> dict[str, Any]:
         return {"n": len(subset), "hit_rate": hit_rate([r["hit"] for r in subset]),
                 "octave_free_hit_rate": hit_rate([r["hit_octave_free"] for r in subset]),
                 "unvoiced": sum(math.isnan(r["f0"]) for r in subset),
+                "voiced_rate": hit_rate([not math.isnan(r["f0"]) for r in subset]),
                 "median_abs_cents": float(np.median(errors)) if errors else math.nan}
 
     by_instrument = defaultdict(list)
@@ -268,24 +286,32 @@ def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args
             audio = gen.pipe.vocoder(denormalize(val_mel, config), config)
         vocoded_acc, _ = accuracy(clf, mel_features(reanalyse(audio, config.sample_rate, config, frames)),
                                   [val_y[i] for i in pick])
-        rows, audio_feats, mel_feats = [], [], []
-        for target, texts in prompts.items():
-            for prompt in texts:
-                for seed in range(args.seeds):
-                    audio, mel = gen(prompt, seed)
-                    audio_feats.append(mel_features(reanalyse(audio[None], config.sample_rate, config, frames)))
-                    mel_feats.append(mel_features(fit_frames(mel[None], frames, silence_level(config))))
-                    rows.append({"prompt": prompt, "seed": seed, "target": target})
-        targets = [r["target"] for r in rows]
-        audio_acc, audio_pred = accuracy(clf, np.concatenate(audio_feats), targets)
-        mel_acc, mel_pred = accuracy(clf, np.concatenate(mel_feats), targets)
-        for r, a, m in zip(rows, audio_pred, mel_pred, strict=True):
-            r.update(predicted_audio=a, predicted_mel=m)
         results[task] = {"classes": list(prompts), "n_train": len(train_y), "n_val": len(val_y),
                          "real_val": real_acc, "real_val_vocoded": vocoded_acc, "n_vocoded": len(pick),
-                         "generated_audio": audio_acc, "generated_mel": mel_acc, "n_generated": len(rows),
-                         "rows": rows}
+                         **classify_generated(gen, clf, prompts, args.seeds, frames)}
+        if task == "drum":
+            results[task]["free"] = classify_generated(gen, clf, FREE_DRUMS, args.free_seeds, frames)
     return results
+
+
+def classify_generated(gen: PromptSampler, clf, prompts: dict[str, tuple[str, ...]], seeds: int,
+                       frames: int) -> dict[str, Any]:
+    """The classifier's accuracy on sounds generated from ``prompts`` (target -> phrasings), ``seeds`` each."""
+    config = gen.pipe.config.mel
+    rows, audio_feats, mel_feats = [], [], []
+    for target, texts in prompts.items():
+        for prompt in texts:
+            for seed in range(seeds):
+                audio, mel = gen(prompt, seed)
+                audio_feats.append(mel_features(reanalyse(audio[None], config.sample_rate, config, frames)))
+                mel_feats.append(mel_features(fit_frames(mel[None], frames, silence_level(config))))
+                rows.append({"prompt": prompt, "seed": seed, "target": target})
+    targets = [r["target"] for r in rows]
+    audio_acc, audio_pred = accuracy(clf, np.concatenate(audio_feats), targets)
+    mel_acc, mel_pred = accuracy(clf, np.concatenate(mel_feats), targets)
+    for r, a, m in zip(rows, audio_pred, mel_pred, strict=True):
+        r.update(predicted_audio=a, predicted_mel=m)
+    return {"generated_audio": audio_acc, "generated_mel": mel_acc, "n_generated": len(rows), "rows": rows}
 
 
 # -------------------------------------------------------------------------------------------------- speed
@@ -340,6 +366,14 @@ def markdown(result: dict[str, Any]) -> str:
         s = pitch["generated"]["in_training_range"]
         lines.append(f"| all, notes in training range | {_pct(s['hit_rate'])} of {s['n']} | "
                      f"{_pct(s['octave_free_hit_rate'])} | {s['median_abs_cents']:.0f} | {s['unvoiced']} | | | | |")
+    free = pitch["generated_free"]
+    lines += ["", "### Pitch, free-phrased prompts (benchmarks/free_prompts.py, held out of the captions)", "",
+              "| family | prompt (note varies) | hit | octave-free hit | voiced | median abs cents |",
+              "|---|---|---|---|---|---|"]
+    for name, s in [*free["per_instrument"].items(), ("**all**", free["overall"])]:
+        prompt = next((r["prompt"] for r in free["rows"] if r["instrument"] == name), "")
+        lines.append(f"| {name} | {prompt} | {_pct(s['hit_rate'])} of {s['n']} | {_pct(s['octave_free_hit_rate'])} "
+                     f"| {_pct(s['voiced_rate'])} | {s['median_abs_cents']:.0f} |")
     lines += ["", "### Category (extra-trees classifier trained on real train-split cache mels)", "",
               "| task | classes | real val (cache mels) | real val via vocoder (re-analysed audio) | "
               "generated: re-analysed audio | generated: model mel (no vocoder) |", "|---|---|---|---|---|---|"]
@@ -347,11 +381,15 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {task} | {len(c['classes'])} | {_pct(c['real_val'])} of {c['n_val']} | "
                      f"{_pct(c['real_val_vocoded'])} of {c['n_vocoded']} | {_pct(c['generated_audio'])} of "
                      f"{c['n_generated']} | {_pct(c['generated_mel'])} of {c['n_generated']} |")
+        if "free" in c:
+            f = c["free"]
+            lines.append(f"| {task}, free-phrased | {len(c['classes'])} | | | {_pct(f['generated_audio'])} of "
+                         f"{f['n_generated']} | {_pct(f['generated_mel'])} of {f['n_generated']} |")
     lines += ["", "| prompt | target | predicted from audio (per seed) | predicted from mel (per seed) |",
               "|---|---|---|---|"]
     for c in result["category"].values():
         by_prompt = defaultdict(list)
-        for r in c["rows"]:
+        for r in c["rows"] + c.get("free", {}).get("rows", []):
             by_prompt[(r["prompt"], r["target"])].append(r)
         for (prompt, target), rs in by_prompt.items():
             lines.append(f"| {prompt} | {target} | {', '.join(r['predicted_audio'] for r in rs)} | "
@@ -390,6 +428,9 @@ def main(argv: list[str] | None = None) -> None:
     if pipe.config.conditioner.kind != "text":
         raise SystemExit(f"quality.py: {args.model} is class-conditioned; this benchmark needs a text model")
     meta, gen, timing = load_metadata(args.data), PromptSampler(pipe, args), {}
+    leaks = leaked(all_prompts(), dataset_captions(args.data))
+    if leaks:
+        raise SystemExit(f"quality.py: free-phrased prompts appear in {args.data}'s captions: {leaks}")
     result: dict[str, Any] = {"model": str(args.model), "model_hash": pipe.model_hash, "args": {
         k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}}
     for name, run in (("pitch", lambda: pitch_benchmark(gen, meta, args)),

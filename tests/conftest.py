@@ -41,15 +41,23 @@ def perturbed(pipe: Pipeline, seed: int = 0) -> Pipeline:
     return pipe
 
 
+def save_tiny(factory: pytest.TempPathFactory, name: str, kind: str, conditioning: str, seed: int) -> Path:
+    """A perturbed tiny pipeline saved to a fresh temporary folder."""
+    path = factory.mktemp("models") / name
+    perturbed(Pipeline.from_config(tiny_config(kind, conditioning)), seed=seed).save_pretrained(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def class_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("models") / "class-1d"
-    perturbed(Pipeline.from_config(tiny_config("1d", "class"))).save_pretrained(path)
-    return path
+    return save_tiny(tmp_path_factory, "class-1d", "1d", "class", 0)
 
 
 @pytest.fixture(scope="session")
 def text_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("models") / "text-2d"
-    perturbed(Pipeline.from_config(tiny_config("2d", "text")), seed=1).save_pretrained(path)
-    return path
+    return save_tiny(tmp_path_factory, "text-2d", "2d", "text", 1)
+
+
+@pytest.fixture(scope="session")
+def text_1d_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_tiny(tmp_path_factory, "text-1d", "1d", "text", 3)

@@ -18,7 +18,7 @@ from audiodiff.config import PipelineConfig
 from audiodiff.data.cache_format import open_cache
 from audiodiff.data.layouts import caption_of_file_name, scan
 from audiodiff.pipeline import Pipeline
-from tests.conftest import TINY_MEL, perturbed, tiny_config
+from tests.conftest import TINY_MEL
 from tests.test_bad_input import refused
 
 RATE = TINY_MEL.sample_rate
@@ -34,11 +34,9 @@ def write_sounds(folder: Path, names: list[str]) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("base") / "text-1d"
-    perturbed(Pipeline.from_config(tiny_config("1d", "text")), seed=3).save_pretrained(path)
-    return path
+@pytest.fixture
+def base(text_1d_model_dir: Path) -> Path:
+    return text_1d_model_dir
 
 
 @pytest.mark.parametrize(("stem", "caption"), [
