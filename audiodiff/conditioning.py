@@ -32,7 +32,10 @@ class ConditionerConfig:
     ``kind="text"``: a frozen pretrained sentence encoder gives a pooled vector ``[dim]`` and token
     embeddings ``[max_tokens, dim]``. ``kind="class"``: a learned embedding per label in ``labels``.
     ``pitch`` (text only): the note a prompt names (:func:`audiodiff.notes.prompt_pitch`) also
-    adds a learned :class:`PitchEmbedding` to the pooled vector.
+    adds a learned :class:`PitchEmbedding` to the pooled vector. ``duration``: the length of the
+    sound asked for, in seconds, adds a learned :class:`DurationEmbedding` to the pooled vector of
+    the condition and of the null condition alike (it is not dropped for guidance), so the model
+    fits the sound into exactly that length and leaves the rest of its canvas silent.
     """
 
     kind: Literal["text", "class"] = "text"
@@ -41,6 +44,7 @@ class ConditionerConfig:
     labels: tuple[str, ...] = ()
     dim: int = 384
     pitch: bool = False
+    duration: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("text", "class"):
@@ -69,12 +73,55 @@ class ConditionerConfig:
         return cls(**{**data, "labels": tuple(data.get("labels", ()))})
 
 
+class OctaveEmbedding(nn.Module):
+    """A quantity on a log-2 scale ``[n]`` (NaN: none) -> ``[n, dim]``, zero for rows without one.
+
+    The value goes in as itself and as sines and cosines of periods from 8 octaves down to a
+    third of an octave, so values between trained ones get in-between features. The output layer
+    starts at zero: the embedding adds nothing until trained, so it can be added to a trained
+    model and fine-tuned.
+    """
+
+    CYCLES_PER_OCTAVE = (1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 3.0)
+
+    def __init__(self, dim: int, hidden: int = 256) -> None:
+        super().__init__()
+        self.register_buffer("cycles", torch.tensor(self.CYCLES_PER_OCTAVE), persistent=False)
+        self.mlp = nn.Sequential(nn.Linear(2 * len(self.CYCLES_PER_OCTAVE) + 1, hidden), nn.SiLU(),
+                                 nn.Linear(hidden, dim))
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def embed_octaves(self, octaves: Tensor) -> Tensor:
+        """``octaves [n]`` (NaN: none) -> ``[n, dim]``."""
+        known = ~octaves.isnan()
+        octaves = torch.where(known, octaves, 0.0)
+        angles = 2 * math.pi * octaves[:, None] * self.cycles
+        features = torch.cat([octaves[:, None], angles.sin(), angles.cos()], dim=1)
+        return self.mlp(features.to(self.mlp[0].weight.dtype)) * known[:, None]
+
+
+class PitchEmbedding(OctaveEmbedding):
+    """MIDI note numbers ``[n]`` (NaN: no note) -> ``[n, dim]``, in octaves from C4."""
+
+    def forward(self, midi: Tensor) -> Tensor:
+        return self.embed_octaves((midi - 60.0) / 12.0)
+
+
+class DurationEmbedding(OctaveEmbedding):
+    """Durations in seconds ``[n]`` (> 0) -> ``[n, dim]``, in octaves from 1 s."""
+
+    def forward(self, seconds: Tensor) -> Tensor:
+        return self.embed_octaves(torch.log2(seconds))
+
+
 class Conditioner(nn.Module, ABC):
     """Maps a batch of conditions to :class:`Conditioning` and owns the learned null embedding."""
 
     def __init__(self, config: ConditionerConfig) -> None:
         super().__init__()
         self.config = config
+        self.duration = DurationEmbedding(config.dim) if config.duration else None
 
     @abstractmethod
     def forward(self, items: Sequence[Any]) -> Conditioning:
@@ -88,6 +135,15 @@ class Conditioner(nn.Module, ABC):
         """Replace rows where ``keep`` ([n] bool) is False with the null embedding."""
         null = self.null(len(cond)).to(cond.pooled.device, cond.pooled.dtype)
         return cond.where(keep, null)
+
+    def add_duration(self, cond: Conditioning, seconds: Tensor | float) -> Conditioning:
+        """``cond`` with the duration embedding of ``seconds`` (``[n]`` or one number) added to its
+        pooled vectors; unchanged when the config has no duration conditioning."""
+        if self.duration is None:
+            return cond
+        seconds = torch.as_tensor(seconds, dtype=torch.float32, device=cond.pooled.device).expand(len(cond))
+        pooled = cond.pooled + self.duration(seconds).to(cond.pooled.dtype)
+        return Conditioning(pooled, cond.tokens, cond.mask)
 
 
 class ClassConditioner(Conditioner):
@@ -139,33 +195,6 @@ def load_sentence_encoder(name: str) -> Any:
     transformers_logging.disable_progress_bar()  # no "Loading weights" bar on every CLI call
     model = SentenceTransformer(str(get_model_path()), device="cpu")
     return model.eval().requires_grad_(False)
-
-
-class PitchEmbedding(nn.Module):
-    """MIDI note numbers ``[n]`` (NaN: no note) -> ``[n, dim]``, zero for rows without a note.
-
-    The note, in octaves from C4, goes in as itself and as sines and cosines of periods from
-    8 octaves down to a third of an octave, so notes between trained ones (held-out pitch
-    classes) get in-between features. The output layer starts at zero: the embedding adds
-    nothing until trained, so it can be added to a trained model and fine-tuned.
-    """
-
-    CYCLES_PER_OCTAVE = (1 / 8, 1 / 4, 1 / 2, 1.0, 2.0, 3.0)
-
-    def __init__(self, dim: int, hidden: int = 256) -> None:
-        super().__init__()
-        self.register_buffer("cycles", torch.tensor(self.CYCLES_PER_OCTAVE), persistent=False)
-        self.mlp = nn.Sequential(nn.Linear(2 * len(self.CYCLES_PER_OCTAVE) + 1, hidden), nn.SiLU(),
-                                 nn.Linear(hidden, dim))
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
-
-    def forward(self, midi: Tensor) -> Tensor:
-        known = ~midi.isnan()
-        octaves = (torch.where(known, midi, 60.0) - 60.0) / 12.0
-        angles = 2 * math.pi * octaves[:, None] * self.cycles
-        features = torch.cat([octaves[:, None], angles.sin(), angles.cos()], dim=1)
-        return self.mlp(features.to(self.mlp[0].weight.dtype)) * known[:, None]
 
 
 def prompt_pitches(prompts: Sequence[str]) -> Tensor:

@@ -19,12 +19,19 @@ __all__ = ["FORMAT_VERSION", "ModelFormatError", "PipelineConfig", "SamplingDefa
 
 @dataclass(frozen=True)
 class SamplingDefaults:
-    """What ``Pipeline.__call__`` uses when the caller does not say."""
+    """What ``Pipeline.__call__`` uses when the caller does not say, and ``window``: the longest
+    sound (seconds) the network makes in one piece, the length it was trained on (``None``: the
+    default ``duration``); longer sounds are made in overlapping windows of it."""
 
     sampler: str = "dpmpp_2m"
     steps: int = 25
     guidance: float = 3.0
     duration: float = 2.0
+    window: float | None = None
+
+    @property
+    def window_seconds(self) -> float:
+        return self.duration if self.window is None else self.window
 
 
 @dataclass(frozen=True)

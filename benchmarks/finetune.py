@@ -37,24 +37,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from quality import DRUM_PROMPTS  # noqa: E402
-from quality_metrics import mel_features, reanalyse  # noqa: E402
+from quality_metrics import Projection, frechet, mel_features, reanalyse  # noqa: E402
 
 from audiodiff.audio import load  # noqa: E402
 from audiodiff.pipeline import DEFAULT_MODEL, Pipeline  # noqa: E402
 
-COMPONENTS = 8
 FRAMES = 176  # 2 s at the bundled model's mel settings
 DRUMS = ("kick", "snare", "tom", "ride", "closed hihat", "open hihat", "pedal hihat", "crash", "clap", "ride bell")
-
-
-def frechet(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to the rows of ``a [n, d]`` and ``b [m, d]``."""
-    from scipy import linalg
-
-    mu, nu = a.mean(0), b.mean(0)
-    s, t = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
-    root = linalg.sqrtm(s @ t).real
-    return float(((mu - nu) ** 2).sum() + np.trace(s + t - 2 * root))
 
 
 def features(paths: list[Path], pipe: Pipeline) -> np.ndarray:
@@ -72,18 +61,6 @@ def generated(pipe: Pipeline, prompts: list[str], seeds: int) -> np.ndarray:
                 audio = pipe(prompt, seed=1000 * seed + i).audio
                 mels.append(reanalyse(audio, config.sample_rate, config, FRAMES))
     return mel_features(torch.cat(mels))
-
-
-class Projection:
-    """The top principal components of a real feature set: FD in few dimensions, from few clips."""
-
-    def __init__(self, real: np.ndarray) -> None:
-        self.mean = real.mean(0)
-        _, _, vt = np.linalg.svd(real - self.mean, full_matrices=False)
-        self.basis = vt[:COMPONENTS].T
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        return (x - self.mean) @ self.basis
 
 
 def make_folder(sfx: Path, label: str, out: Path) -> tuple[Path, list[dict], list[dict], list[dict]]:

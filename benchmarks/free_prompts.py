@@ -2,8 +2,9 @@
 
 The template prompts of ``quality.py`` ("INSTRUMENT, note NOTE", "a kick drum") are close to the
 captions the one-shot recipe writes; these are not: other word orders, other names for the same
-instruments and drums. :func:`leaked` checks that none of them appears in a dataset's captions, so
-the set stays held out when the recipes' caption templates change.
+instruments and drums, and sound effects asked for in a user's words. :func:`leaked` checks that
+none of them appears in a dataset's captions, so the set stays held out when the recipes' caption
+templates change.
 """
 
 from __future__ import annotations
@@ -37,6 +38,26 @@ FREE_DRUMS = {
     "ride": ("ride cymbal ping", "a ride bell-like ping"),
     "clap": ("people clapping once", "a clap sound, dry"),
 }
+# sound-effect category (recipes/sfx/) -> two phrasings a sound designer might type
+FREE_EFFECTS = {
+    "ambience": ("background noise of a crowded bazaar", "room tone of a creaky old ship"),
+    "animal": ("a goat making noise", "a dog barking twice"),
+    "creature": ("a scary monster growl", "an undead moan"),
+    "door": ("a heavy wooden door closing", "a creaky gate swinging open"),
+    "electronic": ("glitchy digital bleeps", "a short electronic zap"),
+    "fire": ("a camp fire popping and crackling", "flames whooshing up"),
+    "footsteps": ("walking across loose gravel", "somebody walking on snow"),
+    "human": ("a man groaning in pain", "a woman shouting"),
+    "impact": ("a heavy thud on wood", "a stone dropped on the ground"),
+    "interface": ("a notification chime", "a short UI confirm beep"),
+    "retro game": ("an 8-bit jump sound", "a chiptune coin pickup"),
+    "tool": ("hammering a nail", "sawing a plank of wood"),
+    "vehicle": ("a car honking its horn", "an old cart rolling by"),
+    "water": ("a babbling brook", "ocean waves crashing"),
+    "weapon": ("a sword being swung", "a gun firing once"),
+    "weather": ("rain on a roof", "a strong wind blowing"),
+    "whoosh": ("a fast whoosh", "something flying past quickly"),
+}
 
 
 def pitch_prompts() -> list[tuple[str, str, str]]:
@@ -46,7 +67,8 @@ def pitch_prompts() -> list[tuple[str, str, str]]:
 
 
 def all_prompts() -> list[str]:
-    return [p for _, _, p in pitch_prompts()] + [p for prompts in FREE_DRUMS.values() for p in prompts]
+    return [p for _, _, p in pitch_prompts()] + [p for table in (FREE_DRUMS, FREE_EFFECTS)
+                                                 for prompts in table.values() for p in prompts]
 
 
 def _norm(text: str) -> str:

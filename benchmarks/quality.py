@@ -10,16 +10,21 @@ Usage: python benchmarks/quality.py --model PATH [--vocoder NAME] [--seeds 2] [-
    clips at the same notes (also sent through the model's vocoder: the ceiling for generated audio)
    and val clips (the val split holds other notes, D#3/D#4/D#5) in the same range.
 2. Category: an extra-trees classifier on mel features (:func:`quality_metrics.mel_features`) of the
-   real train-split cache mels names the drum (kick, snare, ...) or the instrument family. Its
+   real train-split cache mels names the drum (kick, snare, ...), the instrument family or, with a
+   cache of the general dataset (``--data data/general --cache cache/general``, see
+   ``recipes/general-1d.yaml``), the sound-effect category (footsteps, door, water, ...). Its
    accuracy on real val clips (cache mels, and a subset sent through the vocoder and re-analysed)
    stands beside its accuracy on generated clips, scored twice: "audio" = the vocoded waveform
-   re-analysed like the cache, "mel" = the model's own mel (bypasses the vocoder).
+   re-analysed like the cache, "mel" = the model's own mel (bypasses the vocoder). For drums and
+   effects, the Fréchet distance of the generated clips to the real val clips stands beside the
+   real-vs-real floor at the same size.
 3. Free-phrased prompts (``free_prompts.py``: 10 instrument families x 5 notes C3-C6, two
-   paraphrases per drum; checked to appear in none of the dataset's captions): pitch hit rate and
-   voiced rate (CREPE periodicity) per family, and drum category accuracy, beside the template set.
+   paraphrases per drum and per effect category; checked to appear in none of the dataset's
+   captions): pitch hit rate and voiced rate (CREPE periodicity) per family, and drum and effect
+   category accuracy, beside the template set.
 4. Speed: real-time factor of one default generation, model loading excluded, best of 2.
 
-With the defaults: 374 generated sounds, about 15 minutes on 2 CPU cores (the tiny CREPE model;
+With the defaults: 374 generated sounds (510 with effects), about 15 minutes on 2 CPU cores (the tiny CREPE model;
 ``--crepe-model full`` is about 20x slower on a CPU).
 Prints Markdown tables and writes ``OUT/quality.json`` (every number, every sound) and ``OUT/quality.md``.
 Needs ``torchcrepe`` and ``scikit-learn`` (``pip install -e ".[bench]"``).
@@ -42,11 +47,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from free_prompts import FREE_DRUMS, all_prompts, dataset_captions, leaked, pitch_prompts  # noqa: E402
+from free_prompts import FREE_DRUMS, FREE_EFFECTS, all_prompts, dataset_captions, leaked, pitch_prompts  # noqa: E402
 from quality_metrics import (  # noqa: E402
+    Projection,
     cents_error,
     estimate_f0,
     fit_frames,
+    frechet,
     hit_rate,
     is_hit,
     mel_features,
@@ -85,7 +92,28 @@ FAMILY_PROMPTS = {
     "synth lead": ("a synth lead note", "a sawtooth lead note"),
     "synth pad": ("a synth pad note", "a warm pad note"),
 }
-TASKS = {"drum": DRUM_PROMPTS, "family": FAMILY_PROMPTS}
+# sound-effect category (recipes/sfx/, 15 or more train clips) -> phrasings in the captions' style
+EFFECT_PROMPTS = {
+    "ambience": ("a busy marketplace ambience", "a tropical jungle ambience"),
+    "animal": ("a sheep bleating", "chickens clucking"),
+    "creature": ("a zombie groaning", "a large beast roaring"),
+    "door": ("a wooden door opening", "a heavy stone gate opening"),
+    "electronic": ("robotic electronic bleeps", "a glitchy percussion hit"),
+    "fire": ("a large fire crackling", "lava bubbling"),
+    "footsteps": ("a single footstep on wood", "footsteps on snow"),
+    "human": ("a man's death scream", "an old man grunting in pain"),
+    "impact": ("a blow hitting a wooden shield", "an arrow hitting dirt"),
+    "interface": ("a chat message notification", "a task complete chime"),
+    "retro game": ("a retro jump sound", "a retro error buzz"),
+    "tool": ("a hammer striking wood", "a pickaxe striking metal"),
+    "vehicle": ("a car horn honking", "a helicopter flying"),
+    "water": ("water flowing in a stream", "waves breaking on rocks"),
+    "weapon": ("a sword swing", "a musket gunshot"),
+    "weather": ("steady rain falling", "a howling snowstorm"),
+    "whoosh": ("a swoosh", "an arrow whizzing past"),
+}
+TASKS = {"drum": DRUM_PROMPTS, "family": FAMILY_PROMPTS, "effect": EFFECT_PROMPTS}
+FREE = {"drum": FREE_DRUMS, "effect": FREE_EFFECTS}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -247,8 +275,9 @@ def summarise_pitch(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def category_of(item: dict[str, Any], task: str, labels: list[str], meta: dict[str, dict[str, Any]]) -> str | None:
-    """The drum label or melodic family of a cache item, or ``None`` if it is outside the task's classes."""
-    value = labels[item["label"]] if task == "drum" else meta.get(item["source"], {}).get("family")
+    """The drum label, sound-effect category or melodic family of a cache item, or ``None`` if it is
+    outside the task's classes."""
+    value = meta.get(item["source"], {}).get("family") if task == "family" else labels[item["label"]]
     return value if value in TASKS[task] else None
 
 
@@ -266,7 +295,9 @@ def accuracy(clf, features: np.ndarray, targets: list[str]) -> tuple[float, list
 
 
 def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
-    """Per task: classifier accuracy on real val mels, on real val sent through the vocoder, and on generated clips."""
+    """Per task: classifier accuracy on real val mels, on real val sent through the vocoder, and on generated
+    clips; for drums and effects also the Fréchet distance of the generated clips to the real val clips
+    (:func:`frechet_to_real`). A task the cache has no clips of (effects in a one-shot cache) is left out."""
     manifest = json.loads((args.cache / "manifest.json").read_text())
     mels = np.load(args.cache / "mels.npy", mmap_mode="r")
     config, frames, results = gen.pipe.config.mel, int(manifest["frames"]), {}
@@ -278,8 +309,11 @@ def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args
                 split[item["split"]][0].append(i)
                 split[item["split"]][1].append(target)
         (train_idx, train_y), (val_idx, val_y) = split["train"], split["val"]
-        clf = train_classifier(mel_features(mels[train_idx]), train_y)
-        real_acc, _ = accuracy(clf, mel_features(mels[val_idx]), val_y)
+        if not train_idx or not val_idx:
+            continue
+        train_feats, val_feats = mel_features(mels[train_idx]), mel_features(mels[val_idx])
+        clf = train_classifier(train_feats, train_y)
+        real_acc, _ = accuracy(clf, val_feats, val_y)
         pick = np.random.default_rng(0).permutation(len(val_idx))[: args.max_vocoded]
         val_mel = torch.from_numpy(np.asarray(mels[[val_idx[i] for i in pick]], dtype=np.float32))
         with torch.inference_mode():
@@ -289,9 +323,22 @@ def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args
         results[task] = {"classes": list(prompts), "n_train": len(train_y), "n_val": len(val_y),
                          "real_val": real_acc, "real_val_vocoded": vocoded_acc, "n_vocoded": len(pick),
                          **classify_generated(gen, clf, prompts, args.seeds, frames)}
-        if task == "drum":
-            results[task]["free"] = classify_generated(gen, clf, FREE_DRUMS, args.free_seeds, frames)
+        if task in FREE:
+            results[task]["free"] = classify_generated(gen, clf, FREE[task], args.free_seeds, frames)
+            made = np.concatenate([results[task].pop("features"), results[task]["free"].pop("features")])
+            results[task]["frechet"] = frechet_to_real(made, train_feats, val_feats)
+        results[task].pop("features", None)
     return results
+
+
+def frechet_to_real(made: np.ndarray, train: np.ndarray, val: np.ndarray) -> dict[str, Any]:
+    """Fréchet distance (8 principal components of the real clips' features) from generated clips
+    ``made [n, d]`` to the real val clips, beside the floor: ``n`` real train clips (a fixed random
+    subset) to the same val clips."""
+    pick = np.random.default_rng(0).permutation(len(train))[: len(made)]
+    project = Projection(np.concatenate([train[pick], val]))
+    return {"generated": frechet(project(made), project(val)), "floor": frechet(project(train[pick]), project(val)),
+            "n_generated": len(made), "n_val": len(val)}
 
 
 def classify_generated(gen: PromptSampler, clf, prompts: dict[str, tuple[str, ...]], seeds: int,
@@ -311,7 +358,8 @@ def classify_generated(gen: PromptSampler, clf, prompts: dict[str, tuple[str, ..
     mel_acc, mel_pred = accuracy(clf, np.concatenate(mel_feats), targets)
     for r, a, m in zip(rows, audio_pred, mel_pred, strict=True):
         r.update(predicted_audio=a, predicted_mel=m)
-    return {"generated_audio": audio_acc, "generated_mel": mel_acc, "n_generated": len(rows), "rows": rows}
+    return {"generated_audio": audio_acc, "generated_mel": mel_acc, "n_generated": len(rows), "rows": rows,
+            "features": np.concatenate(audio_feats)}
 
 
 # -------------------------------------------------------------------------------------------------- speed
@@ -385,6 +433,14 @@ def markdown(result: dict[str, Any]) -> str:
             f = c["free"]
             lines.append(f"| {task}, free-phrased | {len(c['classes'])} | | | {_pct(f['generated_audio'])} of "
                          f"{f['n_generated']} | {_pct(f['generated_mel'])} of {f['n_generated']} |")
+    lines += ["", "### Fréchet distance to the real val clips (8 principal components of the mel features)", "",
+              "| task | generated (template + free-phrased) | real train clips, same number (floor) | ratio |",
+              "|---|---|---|---|"]
+    for task, c in result["category"].items():
+        if "frechet" in c:
+            d = c["frechet"]
+            lines.append(f"| {task} | {d['generated']:.2f} ({d['n_generated']} sounds) | {d['floor']:.2f} | "
+                         f"{d['generated'] / d['floor']:.1f}x |")
     lines += ["", "| prompt | target | predicted from audio (per seed) | predicted from mel (per seed) |",
               "|---|---|---|---|"]
     for c in result["category"].values():

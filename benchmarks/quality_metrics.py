@@ -186,3 +186,32 @@ def reanalyse(audio: Tensor, sample_rate: int, config: MelConfig, frames: int) -
     audio = fit_length(audio.float(), config.num_samples(frames))
     mel = normalize(MelSpectrogram(config)(audio), config)
     return fit_frames(mel, frames, silence_level(config))
+
+
+# --------------------------------------------------------------------------------------- distributions
+
+
+def frechet(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to the rows of ``a [n, d]`` and ``b [m, d]``.
+
+    ``tr sqrt(S T)`` is computed as ``tr sqrt(S^1/2 T S^1/2)`` (equal, and symmetric) from
+    eigendecompositions, with negative rounding-error eigenvalues clipped to zero.
+    """
+    mu, nu = a.mean(0), b.mean(0)
+    s, t = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    values, vectors = np.linalg.eigh(s)
+    root_s = (vectors * np.sqrt(values.clip(0))) @ vectors.T
+    cross = np.sqrt(np.linalg.eigvalsh(root_s @ t @ root_s).clip(0)).sum()
+    return float(((mu - nu) ** 2).sum() + np.trace(s) + np.trace(t) - 2 * cross)
+
+
+class Projection:
+    """The top principal components of a real feature set: FD in few dimensions, from few clips."""
+
+    def __init__(self, real: np.ndarray, components: int = 8) -> None:
+        self.mean = real.mean(0)
+        _, _, vt = np.linalg.svd(real - self.mean, full_matrices=False)
+        self.basis = vt[:components].T
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return (x - self.mean) @ self.basis

@@ -164,3 +164,22 @@ def test_conditioning_cat_pads_tokens_and_validates() -> None:
         Conditioning(torch.zeros(1, 4), torch.zeros(1, 2, 4))
     with pytest.raises(ValueError, match="does not match"):
         Conditioning(torch.zeros(1, 4), torch.zeros(1, 2, 4), torch.ones(1, 3, dtype=torch.bool))
+
+
+def test_duration_embedding_starts_at_zero_and_is_added_to_any_condition() -> None:
+    config = ConditionerConfig(kind="class", labels=("kick", "hat"), dim=8, duration=True)
+    conditioner = ClassConditioner(config)
+    cond, null = conditioner(["kick", "hat"]), conditioner.null(2)
+    assert torch.equal(conditioner.add_duration(cond, 0.5).pooled, cond.pooled), "a fresh embedding adds zero"
+    torch.nn.init.normal_(conditioner.duration.mlp[-1].weight)
+    short, long = conditioner.add_duration(null, 0.25), conditioner.add_duration(null, torch.tensor([4.0, 4.0]))
+    torch.testing.assert_close(short.pooled - null.pooled, conditioner.duration(torch.tensor([0.25, 0.25])))
+    assert not torch.allclose(short.pooled, long.pooled), "the null condition carries the duration too"
+    # log-2 scale from 1 s: 2 s is the feature vector of one octave, like C5 for the pitch embedding
+    pitch = PitchEmbedding(dim=8)
+    pitch.load_state_dict(conditioner.duration.state_dict())
+    torch.testing.assert_close(conditioner.duration(torch.tensor([2.0])), pitch(torch.tensor([72.0])))
+    plain = ClassConditioner(ConditionerConfig(kind="class", labels=("kick", "hat"), dim=8))
+    assert plain.add_duration(cond, 0.5) is cond and plain.duration is None
+    legacy = {k: v for k, v in config.to_dict().items() if k != "duration"}  # configs written before it
+    assert ConditionerConfig.from_dict(legacy).duration is False

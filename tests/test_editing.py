@@ -239,7 +239,7 @@ def test_circular_windows_treat_the_wrap_like_any_other_frame(pipe: Pipeline, fr
     cond, uncond = pipe.conditioner(["kick"]), pipe.conditioner.null(1)
     from audiodiff.operations.core import network
 
-    fn = network(pipe, cond, uncond, 2.0)
+    fn = network(pipe, cond, uncond, 2.0, 1.0)  # no duration conditioning: seconds unused
     x = torch.randn(1, TINY_MEL.n_mels, frames, generator=torch.Generator().manual_seed(0)) * 3
     sigma = torch.tensor([3.0])
     with torch.inference_mode():

@@ -231,3 +231,35 @@ def test_saved_files_get_normal_permissions(class_pipe: Pipeline, tmp_path: Path
     assert (tmp_path / "m").stat().st_mode & 0o777 == 0o755
     for name in ("config.json", "model.safetensors"):
         assert (tmp_path / "m" / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_a_duration_conditioned_model_is_told_each_request_s_exact_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whole canvases carry the exact duration asked for (both guidance branches); windows of a
+    longer sound and pieces of a loop carry their own full length."""
+    import dataclasses
+
+    from audiodiff.operations import generate_long
+    from tests.conftest import perturbed
+
+    config = tiny_config()
+    config = dataclasses.replace(config, conditioner=dataclasses.replace(config.conditioner, duration=True),
+                                 defaults=dataclasses.replace(config.defaults, window=0.5))
+    pipe = perturbed(Pipeline.from_config(config))
+    told: list[float] = []
+    add = pipe.conditioner.add_duration
+    monkeypatch.setattr(pipe.conditioner, "add_duration", lambda cond, s: told.append(s) or add(cond, s))
+    short = pipe(label="kick", duration=0.3, seed=0, steps=2)
+    assert short.audio.shape == (1, 2400) and told == [0.3, 0.3]
+    window = core.window_frames(pipe)
+    assert window == pipe.frames_for(4000)
+    told.clear()
+    long = generate_long(pipe, 1.2, label="kick", seed=0, steps=2)
+    assert long.settings["windows"] > 1 and told == [window * TINY_MEL.hop_length / TINY_MEL.sample_rate] * 2
+    told.clear()
+    pipe(label="kick", duration=0.4, seed=0, steps=2, loop=True)
+    assert len(told) == 2 and told[0] >= 0.4
+    other = pipe(label="kick", duration=0.3, seed=0, steps=2)
+    assert torch.equal(other.audio, short.audio)
+    with torch.no_grad():
+        pipe.conditioner.duration.mlp[-1].bias.add_(1.0)
+    assert not torch.equal(pipe(label="kick", duration=0.3, seed=0, steps=2).mel, short.mel), "it is heard"

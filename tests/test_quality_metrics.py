@@ -144,3 +144,15 @@ def test_reanalyse_matches_the_cache_front_end() -> None:
     assert torch.allclose(mel, normalize(MelSpectrogram(config)(clip), config))
     assert mel[0, :, -1].max() <= silence_level(config) + 1e-4  # the zero padding is silent
     assert qm.reanalyse(audio[:, ::2], RATE // 2, config, frames=176).shape == (2, 80, 176)  # resampled
+
+
+def test_frechet_distance_is_zero_for_one_set_and_grows_with_a_shift() -> None:
+    frechet, Projection = qm.frechet, qm.Projection
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(400, 12))
+    assert abs(frechet(a, a)) < 1e-6
+    b = rng.normal(size=(400, 12))
+    near, far = frechet(a, b), frechet(a, b + 1.0)
+    assert near < 0.5 and far == pytest.approx(near + 12.0, abs=1.0)  # a mean shift of 1 in 12 dimensions
+    project = Projection(np.concatenate([a, b]), components=3)
+    assert project(b).shape == (400, 3)

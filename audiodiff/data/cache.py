@@ -161,17 +161,18 @@ class _Row(NamedTuple):
     size: int
     mtime_ns: int
     window: int
+    seconds: float | None
 
 
-_Known = dict[tuple[str, int, int], tuple[list[tuple[int, int]], list[dict[str, Any]]]]
+_Known = dict[tuple[str, int, int], tuple[list[tuple[int, int, float | None]], list[dict[str, Any]]]]
 
 
 def _known_files(previous: Cache | None) -> _Known:
-    """``(source, size, mtime_ns)`` -> (``(window, row)`` pairs, skip records) of a cache."""
+    """``(source, size, mtime_ns)`` -> (``(window, row, seconds)`` of its rows, skip records) of a cache."""
     known: _Known = {}
     for row, item in enumerate(previous.items if previous else ()):
         known.setdefault((item.source, item.size, item.mtime_ns), ([], []))[0].append(
-            (item.window, row))
+            (item.window, row, item.seconds))
     for record in previous.manifest["skipped"] if previous else ():
         key = (record["source"], record["size"], record["mtime_ns"])
         known.setdefault(key, ([], []))[1].append(record)
@@ -206,9 +207,9 @@ def _collect_clips(
             if (entry.source, size, mtime_ns) in known:
                 assert stored is not None
                 old_rows, old_skips = known[(entry.source, size, mtime_ns)]
-                for window, row in old_rows:
+                for window, row, seconds in old_rows:
                     mels.append(stored[row])
-                    rows.append(_Row(entry, size, mtime_ns, window))
+                    rows.append(_Row(entry, size, mtime_ns, window, seconds))
                 skipped += old_skips
                 report.reused += 1
             else:
@@ -234,7 +235,7 @@ def _decode(
     with torch.inference_mode():
         block = analysis(torch.cat([clip.audio for clip in clips]))
         mels.append(normalize(block, analysis.config).to(torch.float16).numpy())
-    return [_Row(entry, size, mtime_ns, c.window) for c in clips], skipped
+    return [_Row(entry, size, mtime_ns, c.window, c.seconds) for c in clips], skipped
 
 
 def _items(rows: list[_Row], captions: list[str], labels: list[str]) -> list[CachedItem]:
@@ -243,6 +244,6 @@ def _items(rows: list[_Row], captions: list[str], labels: list[str]) -> list[Cac
     return [
         CachedItem(row.entry.source, row.size, row.mtime_ns, row.window,
                    -1 if row.entry.label is None else label_index[row.entry.label],
-                   row.entry.split, tuple(caption_index[c] for c in row.entry.captions))
+                   row.entry.split, tuple(caption_index[c] for c in row.entry.captions), row.seconds)
         for row in rows
     ]

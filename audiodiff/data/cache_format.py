@@ -9,7 +9,8 @@ A cache folder holds
   ``text_lengths.npy`` int32 ``[C]`` (token counts);
 - ``manifest.json``: the format version, the settings (MelConfig, frames, encoder), the labels
   and captions, the files skipped and why, and per clip its source file (with size and mtime),
-  window, label index (-1: none), split and caption indices.
+  window, label index (-1: none), split, caption indices and ``seconds`` (how much of its row is
+  sound before the zero padding; format 1 caches lack it: the whole row).
 
 :func:`audiodiff.data.cache.prepare` writes it; :func:`open_cache` reads it.
 """
@@ -28,7 +29,7 @@ from audiodiff.formats import ModelFormatError, read_versioned_json
 from audiodiff.spectrogram import MelConfig, MelConfigMismatch, check_mel_config
 
 FORMAT = "audiodiff-mel-cache"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 MELS = "mels.npy"
 TEXT_ARRAYS = ("text_pooled.npy", "text_tokens.npy", "text_lengths.npy")
@@ -49,6 +50,7 @@ class CachedItem:
     label: int
     split: str
     captions: tuple[int, ...]
+    seconds: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CachedItem:

@@ -28,10 +28,12 @@ MIN_TAIL = 0.5
 
 @dataclass(frozen=True)
 class Clip:
-    """One training clip: ``audio`` ``[1, samples]`` and its window number within the file."""
+    """One training clip: ``audio`` ``[1, samples]``, its window number within the file and the
+    seconds of it that are sound (the rest is zero padding)."""
 
     window: int
     audio: Tensor
+    seconds: float
 
 
 def training_frames(mel_config: MelConfig, seconds: float, frames: int | None = None) -> int:
@@ -72,13 +74,14 @@ def cut_clips(audio: Tensor, sample_rate: int, num_samples: int) -> list[Clip]:
     """
     sound = audio[..., find_onset(audio, sample_rate) :]
     length = sound.shape[-1]
+
+    def clip(window: int, part: Tensor) -> Clip:
+        return Clip(window, fit_length(part, num_samples), min(part.shape[-1], num_samples) / sample_rate)
+
     if length <= 2 * num_samples:
-        return [Clip(0, fit_length(sound, num_samples))]
+        return [clip(0, sound)]
     count = length // num_samples + (length % num_samples >= MIN_TAIL * num_samples)
-    return [
-        Clip(w, fit_length(sound[..., w * num_samples : (w + 1) * num_samples], num_samples))
-        for w in range(count)
-    ]
+    return [clip(w, sound[..., w * num_samples : (w + 1) * num_samples]) for w in range(count)]
 
 
 def load_sound(path: str | os.PathLike[str], sample_rate: int) -> Tensor | None:

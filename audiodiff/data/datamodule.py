@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Subset
 from audiodiff.conditioning import ConditionerConfig, prompt_pitches
 from audiodiff.data.cache import prepare
 from audiodiff.data.cache_format import Cache, open_cache
+from audiodiff.data.durations import DurationBatchSampler, canvas_frames, fit_to_canvas
 from audiodiff.data.layouts import SPLITS, scan
 from audiodiff.spectrogram import MelConfig
 
@@ -33,9 +34,11 @@ class MelDataset(Dataset[dict[str, Tensor]]):
     """The clips of one split of a cache.
 
     Item ``i`` is a dict with ``mel`` float32 ``[n_mels, frames]`` (normalised log-mel),
-    ``index`` int64 (the cache row), ``label`` int64 (-1: none) and ``caption_index`` int64 (a
-    row of ``cache.captions``: one of the clip's captions, drawn by a generator seeded from
-    ``(seed, epoch, i)``, see :meth:`set_epoch`). Text caches add ``pooled`` float32 ``[dim]``,
+    ``seconds`` float32 (the canvas it stands for), ``index`` int64 (the cache row), ``label``
+    int64 (-1: none) and ``caption_index`` int64 (a row of ``cache.captions``: one of the clip's
+    captions, drawn by a generator seeded from ``(seed, epoch, i)``, see :meth:`set_epoch`). Key
+    ``(i, seconds)`` fits item ``i`` to a canvas of ``seconds`` (:func:`fit_to_canvas`: ``frames``
+    is then :func:`canvas_frames` of it). Text caches add ``pooled`` float32 ``[dim]``,
     ``tokens`` float32 ``[max_tokens, dim]``, ``token_mask`` bool ``[max_tokens]`` and
     ``pitch`` float32 (the MIDI note the caption names, NaN when it names none).
     """
@@ -65,11 +68,21 @@ class MelDataset(Dataset[dict[str, Tensor]]):
         generator = torch.Generator().manual_seed(int(high) << 32 | int(low))
         return choices[int(torch.randint(len(choices), (1,), generator=generator))]
 
-    def __getitem__(self, i: int) -> dict[str, Tensor]:
+    def __getitem__(self, key: int | tuple[int, float]) -> dict[str, Tensor]:
+        i, seconds = key if isinstance(key, tuple) else (key, None)
         row = self.rows[i]
         caption = self.caption_index(i)
+        config, full = self.cache.mel_config, self.cache.frames
+        mel = torch.from_numpy(np.array(self.cache.mels[row], dtype=np.float32))
+        if seconds is None:
+            seconds = config.num_samples(full) / config.sample_rate
+        else:
+            sound = self.cache.items[row].seconds
+            sound = config.num_samples(full) / config.sample_rate if sound is None else sound
+            mel = fit_to_canvas(mel, sound, seconds, canvas_frames(config, seconds, full), config)
         item = {
-            "mel": torch.from_numpy(np.array(self.cache.mels[row], dtype=np.float32)),
+            "mel": mel,
+            "seconds": torch.tensor(seconds, dtype=torch.float32),
             "index": torch.tensor(row, dtype=torch.int64),
             "label": torch.tensor(self.cache.items[row].label, dtype=torch.int64),
             "caption_index": torch.tensor(caption, dtype=torch.int64),
@@ -108,18 +121,29 @@ class EpochSampler(DistributedSampler):
 class ResumableLoader(DataLoader):
     """Training batches (last partial batch dropped) that can resume mid-epoch.
 
-    Lightning saves :meth:`state_dict` in every checkpoint (``loops.fit_loop.state_dict.
-    combined_loader``) and calls :meth:`load_state_dict` on resume; the next epoch iteration
-    then skips the batches already consumed, so training sees exactly the remaining ones.
+    Fixed-length clips by default; with ``durations=(low, high)`` each batch is one random canvas
+    duration (:class:`DurationBatchSampler`). Lightning saves :meth:`state_dict` in every
+    checkpoint (``loops.fit_loop.state_dict.combined_loader``) and calls :meth:`load_state_dict`
+    on resume; the next epoch iteration then skips the batches already consumed, so training sees
+    exactly the remaining ones.
     """
 
     def __init__(
         self, dataset: MelDataset, *, batch_size: int, seed: int, num_replicas: int = 1,
-        rank: int = 0, num_workers: int = 0,
+        rank: int = 0, num_workers: int = 0, durations: tuple[float, float] | None = None,
     ) -> None:
-        sampler = EpochSampler(dataset, seed=seed, num_replicas=num_replicas, rank=rank)
-        super().__init__(dataset, batch_size=batch_size, sampler=sampler, drop_last=True,
-                         num_workers=num_workers)
+        if durations is None:
+            order = EpochSampler(dataset, seed=seed, num_replicas=num_replicas, rank=rank)
+            super().__init__(dataset, batch_size=batch_size, sampler=order, drop_last=True,
+                             num_workers=num_workers)
+        else:
+            order = DurationBatchSampler(len(dataset), batch_size=batch_size, low=durations[0], high=durations[1],
+                                         config=dataset.cache.mel_config, max_frames=dataset.cache.frames,
+                                         seed=seed, num_replicas=num_replicas, rank=rank,
+                                         on_epoch=dataset.set_epoch)
+            super().__init__(dataset, batch_sampler=order, num_workers=num_workers)
+        self.order, self.clips_per_batch = order, batch_size
+        self.durations = None if durations is None else list(durations)
         self.consumed = 0
         self._resume: dict[str, int] | None = None
 
@@ -127,23 +151,24 @@ class ResumableLoader(DataLoader):
         # A generator: nothing runs until the first batch is asked for, after Lightning has
         # called set_epoch, so the permutation and worker copies see the right epoch.
         resume, self._resume = self._resume, None
-        self.consumed = resume["batches"] if resume and resume["epoch"] == self.sampler.epoch else 0
-        self.sampler.start = self.consumed * self.batch_size
+        self.consumed = resume["batches"] if resume and resume["epoch"] == self.order.epoch else 0
+        self.order.start = self.consumed * (self.clips_per_batch if self.durations is None else 1)
         for batch in super().__iter__():
             self.consumed += 1
             yield batch
 
-    def state_dict(self) -> dict[str, int]:
-        sampler = self.sampler
-        return {"epoch": sampler.epoch, "batches": self.consumed, "seed": sampler.seed,
-                "batch_size": self.batch_size, "world_size": sampler.num_replicas,
-                "items": len(self.dataset)}
+    def state_dict(self) -> dict[str, Any]:
+        order = self.order
+        return {"epoch": order.epoch, "batches": self.consumed, "seed": order.seed,
+                "batch_size": self.clips_per_batch, "world_size": order.num_replicas,
+                "items": len(self.dataset), "durations": self.durations}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         """Skip ``state["batches"]`` batches when epoch ``state["epoch"]`` is iterated next."""
         now = self.state_dict()
         changed = [f"{k}={now[k]} (checkpoint: {state.get(k)})"
-                   for k in ("seed", "batch_size", "world_size", "items") if state.get(k) != now[k]]
+                   for k in ("seed", "batch_size", "world_size", "items", "durations")
+                   if state.get(k) != now[k]]
         if changed:
             warnings.warn(
                 f"cannot resume the data order exactly: {', '.join(changed)}; the interrupted "
@@ -167,12 +192,17 @@ class AudioDataModule(lightning.LightningDataModule):
         num_workers: DataLoader worker processes (0: load in the main process).
         seed: seeds the data order and caption choice (with the epoch).
         val_batches: validation batches (a fixed subset of the val split; 0: all of it).
+        durations: ``[low, high]`` seconds: train on canvases of random durations in that range
+            (one per batch, log-uniform; ``batch_size`` is then the batch at the cache's full
+            length, shorter canvases get proportionally more clips; see
+            :mod:`audiodiff.data.durations`) for a duration-conditioned model. ``None``: every clip
+            at the cache's length.
     """
 
     def __init__(
         self, cache: str, root: str | None = None, seconds: float = 2.0, mel: MelConfig = DEFAULT_MEL,
         conditioning: Literal["auto", "text", "class"] = "auto", batch_size: int = 16, num_workers: int = 0,
-        seed: int = 0, val_batches: int = 2,
+        seed: int = 0, val_batches: int = 2, durations: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or num_workers < 0 or val_batches < 0 or seed < 0:
@@ -233,13 +263,22 @@ class AudioDataModule(lightning.LightningDataModule):
                 f"than batch_size={batch_size} per device on {world} device(s); lower "
                 "batch_size or add audio"
             )
+        durations = self.hparams.durations
         return ResumableLoader(self.train_set, batch_size=batch_size, seed=self.hparams.seed,
-                               num_replicas=world, rank=rank,
-                               num_workers=self.hparams.num_workers)
+                               num_replicas=world, rank=rank, num_workers=self.hparams.num_workers,
+                               durations=None if durations is None else tuple(durations))
 
     def val_dataloader(self) -> DataLoader | list[DataLoader]:
-        """The first ``val_batches`` batches of the val split, in cache order (none: ``[]``)."""
+        """The first ``val_batches`` batches of the val split, in cache order (none: ``[]``); with
+        ``durations``, the first ``val_batches`` batches of its epoch-0 duration plan."""
         self.setup()
+        if self.hparams.durations is not None and len(self.val_set):
+            low, high = self.hparams.durations
+            plan = DurationBatchSampler(len(self.val_set), batch_size=self.hparams.batch_size, low=low, high=high,
+                                        config=self.cache.mel_config, max_frames=self.cache.frames,
+                                        seed=self.hparams.seed).plan()
+            plan = plan[:self.hparams.val_batches or len(plan)]
+            return DataLoader(self.val_set, batch_sampler=plan, num_workers=self.hparams.num_workers) if plan else []
         limit = self.hparams.val_batches * self.hparams.batch_size or len(self.val_set)
         subset = Subset(self.val_set, range(min(limit, len(self.val_set))))
         if not len(subset):

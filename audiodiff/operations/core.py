@@ -80,8 +80,8 @@ def seeds_for(seed: int | None, num: int) -> list[int]:
 
 
 def window_frames(pipe: Pipeline) -> int:
-    """The network's window: the frames of the model's training duration (``defaults.duration``)."""
-    return pipe.frames_for(round(pipe.config.defaults.duration * pipe.config.mel.sample_rate))
+    """The network's window: the frames of the model's training length (``defaults.window_seconds``)."""
+    return pipe.frames_for(round(pipe.config.defaults.window_seconds * pipe.config.mel.sample_rate))
 
 
 def duration_samples(pipe: Pipeline, name: str, seconds: Any) -> int:
@@ -91,8 +91,10 @@ def duration_samples(pipe: Pipeline, name: str, seconds: Any) -> int:
     return max(1, round(seconds * pipe.config.mel.sample_rate))
 
 
-def canvas(pipe: Pipeline, frames: int, loop: bool) -> Canvas:
-    return Canvas(frames, window_frames(pipe), pipe.config.unet.length_multiple, loop)
+def canvas(pipe: Pipeline, frames: int, loop: bool, samples: int | None = None) -> Canvas:
+    """A canvas of ``frames`` frames in the network's windows; ``samples``: the sound's exact length."""
+    seconds = None if samples is None else samples / pipe.config.mel.sample_rate
+    return Canvas(frames, window_frames(pipe), pipe.config.unet.length_multiple, loop, seconds=seconds)
 
 
 def row_generator(pipe: Pipeline, seed: int) -> torch.Generator:
@@ -106,12 +108,16 @@ def row_progress(progress: ProgressFn | None, row: int, rows: int, steps: int) -
     return lambda i, total, *_: progress(row * steps + i + 1, rows * steps)
 
 
-def network(pipe: Pipeline, cond: Conditioning, uncond: Conditioning, guidance: float) -> DenoiseFn:
+def network(pipe: Pipeline, cond: Conditioning, uncond: Conditioning, guidance: float,
+            seconds: float) -> DenoiseFn:
     """The guided denoiser of one request, for ``x [k, n_mels, frames]`` of any ``k`` (its windows).
 
-    ``k = 1`` is exactly plain generation's ``guided(pipe.denoiser, cond, uncond, guidance)``.
+    ``seconds`` is the duration each piece is conditioned on (both branches; models without
+    duration conditioning ignore it). ``k = 1`` is exactly
+    ``guided(pipe.denoiser, cond, uncond, guidance)`` with those conditions.
     """
-    cond, uncond = cond.to(pipe.device), uncond.to(pipe.device)
+    add = pipe.conditioner.add_duration
+    cond, uncond = add(cond.to(pipe.device), seconds), add(uncond.to(pipe.device), seconds)
     made: dict[int, DenoiseFn] = {1: guided(pipe.denoiser, cond, uncond, guidance)}
 
     def fn(x: Tensor, sigma: Tensor) -> Tensor:
@@ -133,7 +139,9 @@ def denoise(pipe: Pipeline, settings: Settings, cond: Conditioning, uncond: Cond
     ``area``'s windows (itself when the canvas fits the network) and then ``constrain`` (e.g. a
     known region). The result is clamped to ``[-1, 1]`` like every generated mel.
     """
-    fn = area.wrap(network(pipe, cond, uncond, settings.guidance))
+    mel = pipe.config.mel
+    seconds = area.content_seconds(mel.hop_length, mel.sample_rate)
+    fn = area.wrap(network(pipe, cond, uncond, settings.guidance, seconds))
     if constrain is not None:
         fn = constrain(fn)
     sample_fn = samplers.get_sampler(settings.sampler)

@@ -28,7 +28,7 @@ def canvas_for(pipe: Pipeline, samples: int, loop: bool):
         if samples < 2 * config.hop_length:
             raise ValueError(f"a loop needs at least {2 * config.hop_length} samples (2 hops), got {samples}")
         return core.canvas(pipe, signal.circle_frames(samples, config), True)
-    return core.canvas(pipe, pipe.frames_for(samples), False)
+    return core.canvas(pipe, pipe.frames_for(samples), False, samples)
 
 
 @torch.inference_mode()
@@ -49,7 +49,7 @@ def generate_long(
 ) -> Generation:
     """``num`` sounds of ``duration`` seconds (up to an hour), optionally as seamless loops.
 
-    Longer than the model's training duration (``config.defaults.duration``), the denoiser runs on
+    Longer than the model's window (``config.defaults.window_seconds``), the denoiser runs on
     overlapping windows of that length whose estimates are blended every step
     (:class:`~audiodiff.operations.windows.Canvas`): memory and time grow linearly with
     ``duration``. Up to that length and without ``loop`` this *is* plain generation: the result

@@ -44,7 +44,8 @@ def from_audio(pipe: Pipeline, audio: Tensor, *, loop: bool, name: str = "audio"
         frames = signal.circle_frames(samples, config)
         return Source(signal.analyse_loop(audio, frames, config), canvas(pipe, frames, True), samples, frames, audio)
     frames = pipe.frames_for(samples)
-    return Source(signal.analyse(audio, frames, config), canvas(pipe, frames, False), samples, frames, audio)
+    return Source(signal.analyse(audio, frames, config), canvas(pipe, frames, False, samples), samples, frames,
+                  audio)
 
 
 def from_mel(pipe: Pipeline, mel: Tensor, *, loop: bool, name: str = "mel") -> Source:
@@ -62,7 +63,8 @@ def from_mel(pipe: Pipeline, mel: Tensor, *, loop: bool, name: str = "mel") -> S
         return Source(mel, canvas(pipe, frames, True), frames * config.hop_length, frames)
     padded = pipe.frames_for(config.num_samples(frames))
     full = F.pad(mel, (0, padded - frames), value=silence_level(config))
-    return Source(full, canvas(pipe, padded, False), config.num_samples(frames), frames)
+    samples = config.num_samples(frames)
+    return Source(full, canvas(pipe, padded, False, samples), samples, frames)
 
 
 def from_input(pipe: Pipeline, sound: Tensor, *, loop: bool) -> Source:

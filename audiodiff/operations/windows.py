@@ -40,6 +40,8 @@ class Canvas:
     ``multiple`` is the U-Net's ``length_multiple``; ``window`` must be one of its multiples, and
     so must ``frames`` on a line that fits one window (it is then passed to the denoiser whole).
     Up to ``batch`` windows go through the denoiser in one call (stacked along the batch axis).
+    ``seconds``: the exact duration of the sound on a line seen whole (``None``: it fills its
+    frames); see :meth:`content_seconds`.
     """
 
     frames: int
@@ -47,6 +49,7 @@ class Canvas:
     multiple: int
     loop: bool = False
     batch: int = 8
+    seconds: float | None = None
 
     def __post_init__(self) -> None:
         if self.frames < 1 or self.window < 1 or self.window % self.multiple or self.batch < 1:
@@ -65,6 +68,14 @@ class Canvas:
         if self.loop and self.frames <= self.window:
             return -(-self.frames // self.multiple) * self.multiple
         return min(self.window, self.frames)
+
+    def content_seconds(self, hop_length: int, sample_rate: int) -> float:
+        """The seconds of sound in each piece the denoiser sees (a duration-conditioned model's
+        condition): the exact ``seconds`` of a line seen whole, else the whole piece's
+        ``length * hop_length`` samples (a window, or a short circle, is all sound)."""
+        if self.whole and self.seconds is not None:
+            return self.seconds
+        return self.length * hop_length / sample_rate
 
     def starts(self, offset: int = 0) -> list[int]:
         """First frame of each window; on a circle the grid is turned by ``offset`` frames.

@@ -20,6 +20,7 @@ import yaml
 from audiodiff.config import PipelineConfig
 from audiodiff.data.cache import prepare
 from audiodiff.data.cache_format import open_cache
+from audiodiff.data.durations import SHORTEST
 from audiodiff.fileio import write_text
 
 MIN_CLIPS = 4  # training clips a run needs
@@ -82,9 +83,10 @@ def recipe(base: Path, config: PipelineConfig, run: FinetuneRun, out: Path, *, m
             "unet": unet, "diffusion": dataclasses.asdict(config.diffusion), "cond_dropout": 0.1,
             "lr": LEARNING_RATE, "warmup_steps": WARMUP_STEPS, "final_lr_ratio": 1.0, "ema_decay": EMA_DECAY,
             "sampling": dataclasses.asdict(config.defaults), "init_from": str(base),
-            "pitch_conditioning": config.conditioner.pitch,
+            "pitch_conditioning": config.conditioner.pitch, "duration_conditioning": config.conditioner.duration,
         },
-        "data": {"cache": str(run.cache), "batch_size": batch_size, "val_batches": 1},
+        "data": {"cache": str(run.cache), "batch_size": batch_size, "val_batches": 1,
+                 "durations": [SHORTEST, config.defaults.window_seconds] if config.conditioner.duration else None},
     }
 
 
@@ -104,9 +106,10 @@ def finetune(folder: str | Path, out: str | Path, *, base: str | Path, minutes: 
 
     base, out, run = Path(base), Path(out), FinetuneRun(Path(run_dir))
     config = PipelineConfig.load(base / "config.json")
-    text = dataclasses.replace(config.conditioner, pitch=False) if config.conditioner.kind == "text" else None
+    text = config.conditioner if config.conditioner.kind == "text" else None
+    text = text and dataclasses.replace(text, pitch=False, duration=False)
     run.root.mkdir(parents=True, exist_ok=True)
-    report = prepare(folder, run.cache, mel_config=config.mel, seconds=config.defaults.duration,
+    report = prepare(folder, run.cache, mel_config=config.mel, seconds=config.defaults.window_seconds,
                      conditioner_config=text, progress=progress, caption=caption)
     if progress:
         print(report.summary())

@@ -45,11 +45,14 @@ class DiffusionModule(TrainingModule):
         sampling: defaults stored in the exported pipeline.
         init_from: a saved model folder (``audiodiff export`` output, e.g. the bundled default) whose
             weights start the network, its EMA copy and the null embeddings: fine-tuning. Its mel and
-            conditioner settings must equal the data's (except ``pitch``: a model without pitch
-            conditioning can be fine-tuned with it); modules it lacks keep their initialisation.
+            conditioner settings must equal the data's (except ``pitch`` and ``duration``: a model
+            without them can be fine-tuned with them); modules it lacks keep their initialisation.
             Ignored when resuming from a checkpoint (the checkpoint's weights replace it).
         pitch_conditioning: also condition on the note a caption names, through a learned
             pitch embedding (:class:`audiodiff.conditioning.PitchEmbedding`); text data only.
+        duration_conditioning: also condition on the canvas' duration (the batch's ``seconds``)
+            through a learned :class:`audiodiff.conditioning.DurationEmbedding`, kept when the
+            caption is dropped; train it on variable durations (the data's ``durations``).
     """
 
     CONFIG_KEY = "pipeline_config"
@@ -70,6 +73,7 @@ class DiffusionModule(TrainingModule):
         sampling: SamplingDefaults = DEFAULT_SAMPLING,
         init_from: str | None = None,
         pitch_conditioning: bool = False,
+        duration_conditioning: bool = False,
     ) -> None:
         super().__init__()
         if not 0 <= cond_dropout < 1:
@@ -87,6 +91,8 @@ class DiffusionModule(TrainingModule):
                 raise ValueError("pitch_conditioning reads notes from captions; this data is conditioned on "
                                  "class labels: prepare it with captions, or set pitch_conditioning false")
             conditioner = dataclasses.replace(conditioner, pitch=True)
+        if self.hparams.duration_conditioning:
+            conditioner = dataclasses.replace(conditioner, duration=True)
         unet = dataclasses.replace(self.unet_config, n_mels=mel.n_mels, cond_dim=conditioner.dim,
                                    token_dim=conditioner.token_dim)
         self.pipeline_config = PipelineConfig(mel=mel, unet=unet, conditioner=conditioner,
@@ -109,12 +115,14 @@ class DiffusionModule(TrainingModule):
         config, parts = read_model(path)
         mine = self.pipeline_config
         check_mel_config(mine.mel, config.mel, what=f"the model in {path}")
-        if dataclasses.replace(config.conditioner, pitch=mine.conditioner.pitch) != mine.conditioner:
+        if dataclasses.replace(config.conditioner, pitch=mine.conditioner.pitch,
+                               duration=mine.conditioner.duration) != mine.conditioner:
             raise ValueError(f"the model in {path} was trained with another conditioner "
                              f"({config.conditioner}); fine-tune it on data conditioned the same way "
                              f"({mine.conditioner})")
         return SavedWeights({"unet": self.denoiser.network, "conditioner": self.conditioner}, parts,
-                            "use its unet and pitch_conditioning settings (its config.json) in the recipe")
+                            "use its unet, pitch_conditioning and duration_conditioning settings (its "
+                            "config.json) in the recipe")
 
     def exportable(self) -> Pipeline:
         """A Pipeline that shares the module's EMA network and conditioner (no copies)."""
@@ -145,7 +153,7 @@ class DiffusionModule(TrainingModule):
         """Mean loss over the batch with conditioning dropout (shared by train and validation)."""
         cond = self.batch_conditioning(batch)
         keep = torch.rand(len(cond), generator=generator, device=self.device) >= self.hparams.cond_dropout
-        cond = self.conditioner.drop(cond, keep)
+        cond = self.conditioner.add_duration(self.conditioner.drop(cond, keep), batch["seconds"])
         denoiser = self.denoiser if network is self.denoiser.network else Denoiser(network, self.diffusion_config)
         return denoiser.loss(batch["mel"], cond, generator=generator).mean()
 

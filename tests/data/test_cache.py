@@ -145,7 +145,7 @@ def test_open_cache_errors(tmp_path: Path) -> None:
     manifest = tmp_path / "manifest.json"
     for text, message in [("[1, 2", "not valid JSON"), ('{"something": "else"}', "not written by audiodiff"),
                           ('{"format": "other", "format_version": 1}', "not an audiodiff cache"),
-                          ('{"format": "audiodiff-mel-cache", "format_version": 99}', "reads up to 1; upgrade")]:
+                          ('{"format": "audiodiff-mel-cache", "format_version": 99}', "reads up to 2; upgrade")]:
         manifest.write_text(text)
         with pytest.raises(CacheError, match=message):
             open_cache(tmp_path)

@@ -200,7 +200,7 @@ def test_pitch_conditioning_fine_tunes_a_model_without_it(class_cache: Path, tex
     pipe = Pipeline.from_pretrained(tmp_path / "pitched")
     assert pipe.config.conditioner.pitch
     assert torch.equal(pipe.conditioner.pitch.mlp[2].weight, module.conditioner.pitch.mlp[2].weight)
-    with pytest.raises(ValueError, match="use its unet and pitch_conditioning settings"):
+    with pytest.raises(ValueError, match="use its unet, pitch_conditioning and duration_conditioning settings"):
         fit(text_cache, tmp_path / "c", 1, init_from=str(tmp_path / "pitched"))
     with pytest.raises(ValueError, match="pitch_conditioning reads notes from captions"):
         fit(class_cache, tmp_path / "d", 1, pitch=True)
