@@ -173,7 +173,7 @@ def test_init_from_refuses_another_shape_mel_or_conditioner(class_cache: Path, t
     main(["export", str(tmp_path / "a" / "ckpt" / "last.ckpt"), "--out", str(model)])
     wider = UNetConfig(kind="1d", base_channels=32, channel_mults=(1, 2), num_res_blocks=1,
                        attention_levels=(1,), num_heads=2, groups=4)
-    with pytest.raises(ValueError, match="another network shape; use its unet and pitch_conditioning settings"):
+    with pytest.raises(ValueError, match="another network shape; use its unet, pitch_conditioning and duration"):
         fit(class_cache, tmp_path / "b", 1, unet=wider, init_from=str(model))
     with pytest.raises(ValueError, match="another conditioner"):
         fit(text_cache, tmp_path / "c", 1, init_from=str(model))
