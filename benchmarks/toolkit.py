@@ -18,7 +18,9 @@ largest of a few neighbouring pairs exceeds a sound's p95 often even where there
   the flux from the last frame to the first of the output analysed as a loop, over its interior
   p95, and its rank among the interior pairs (a seamless wrap is just another pair: its rank is
   uniform, median ~0.5; a seam ranks near 1); the waveform jump ``|a[0] - a[-1]|`` over the p95
-  (and median) of ``|a[t+1] - a[t]|``.
+  (and median) of ``|a[t+1] - a[t]|``, and over the p95 of the steps within ``n_fft // 4`` samples
+  of the wrap (where the loud part of a loop lies across the wrap, the steps there are larger than
+  the loop's p95 step).
 * extend: 1 s of input ``k`` continued by 1 s; the flux of the pair across the join (the mask is
   hard there) over the input's p95, baseline the same pair in the sample's real second second,
   and the largest pair within 0.1 s after the join; the input's samples kept bit for bit (checked).
@@ -137,13 +139,15 @@ class Bench:
             looped = self.timed("loop 2 s", generate_long, self.pipe, 2.0, prompt, seed=k, loop=True).audio[0]
             plain = self.timed("sample 2 s", self.pipe, prompt, seed=k, duration=2.0).audio[0]
             rows.append(self.wrap(looped) + self.wrap(plain))
-        names = ["wrap flux/p95", "wrap flux rank (uniform if seamless)", "jump/p95 step", "jump/median step"]
+        names = ["wrap flux/p95", "wrap flux rank (uniform if seamless)", "jump/p95 step", "jump/median step",
+                 "jump/p95 step near the wrap"]
         return self.summary("loop (2 s) vs plain sample", rows, [f"loop {n}" for n in names] +
                             [f"plain {n}" for n in names])
 
-    def wrap(self, audio: torch.Tensor) -> tuple[float, float, float, float]:
+    def wrap(self, audio: torch.Tensor) -> tuple[float, float, float, float, float]:
         """(wrap flux / interior p95, its rank among the interior pairs in [0, 1], jump / p95 step,
-        jump / median step) of ``audio`` played as a loop."""
+        jump / median step, jump / p95 of the steps within ``n_fft // 4`` samples of the wrap) of
+        ``audio`` played as a loop."""
         from audiodiff.operations import signal
 
         mel = signal.analyse_loop(audio, signal.circle_frames(len(audio), self.config), self.config)[0]
@@ -152,7 +156,9 @@ class Bench:
         steps = (audio[1:] - audio[:-1]).abs()
         jump = float((audio[0] - audio[-1]).abs())
         rank = float((interior < wrap).double().mean())
-        return wrap / p95(interior), rank, jump / p95(steps), jump / float(steps.median())
+        near = self.config.n_fft // 4
+        local = torch.cat([steps[-near:], steps[:near]])
+        return wrap / p95(interior), rank, jump / p95(steps), jump / float(steps.median()), jump / p95(local)
 
     def extend(self) -> list[str]:
         from audiodiff.operations import extend

@@ -27,8 +27,9 @@ def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float | 
     (a raised-cosine crossfade ``crossfade`` seconds into the generated side; ``None``: none) and
     :func:`keep_known` holds it there at every step; sampling starts from
     ``sigma_max * noise + mask * known``. The vocoded result gets ``base``'s own samples back
-    wherever ``generate`` is False (:func:`splicing.splice`: the generated side of each join is
-    re-phased to continue the kept samples). Returns (mels ``[1, n_mels, frames]``, audios ``[1, samples]``).
+    wherever ``generate`` is False (:func:`splicing.splice`: the generated side of each join
+    starts as the linear-prediction continuation of the kept samples). Returns (mels
+    ``[1, n_mels, frames]``, audios ``[1, samples]``).
     """
     config = pipe.config.mel
     src = source.from_audio(pipe, base, loop=loop, name="audio")
@@ -78,8 +79,8 @@ def inpaint(
     1e-5: the last sampler step's float rounding); from the frames straddling a region border to
     ``crossfade`` seconds inside it (at most a third of the region), the mel crossfades from the
     input's to the generated one (:func:`frame_mask`). Outside the regions the audio is the
-    input's own samples, bit for bit; up to ``3 * n_fft`` samples inside each border are re-phased
-    to continue them and faded back into the vocoded region (:func:`splicing.splice`). With
+    input's own samples, bit for bit; the ``n_fft // 2`` samples inside each border crossfade from
+    their linear-prediction continuation into the vocoded region (:func:`splicing.splice`). With
     ``loop`` the input is one period of a loop and the regions may be healed across its wrap.
 
     Returns ``audio [num, samples]``, ``mel [num, n_mels, frames]``; ``settings`` records
@@ -127,12 +128,10 @@ def extend(
     lies wholly on the input are known, every other frame is generated (no mel crossfade: under
     the new part there is only the canvas' silence to fade from). The output's
     first (last, with ``before``) ``samples`` samples are the input's, bit for bit; the first
-    ``3 * n_fft`` new samples past the join are re-phased (phase-vocoder extrapolation, then
-    Griffin-Lim with the input's samples held) to continue the input and faded back into the
-    vocoded new part, and the input's remaining difference from them is point-reflected across
-    the join over ``hop_length`` samples (:func:`splicing.splice`), so the join is continuous in
-    value and slope. With ``loop`` the result is one period of a loop: the new part also leads
-    back into the input's other end.
+    ``n_fft // 2`` new samples past the join crossfade from the input's linear-prediction
+    continuation into the vocoded new part (:func:`splicing.splice`), so the join has no step and
+    the input's sound goes on into the new part. With ``loop`` the result is one period of a
+    loop: the new part also leads back into the input's other end.
 
     Returns ``audio [num, samples + new]``, ``mel [num, n_mels, frames]``; ``settings`` records
     ``operation="extend"``, ``seconds``, ``before`` and ``loop``.
