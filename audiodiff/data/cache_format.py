@@ -87,6 +87,11 @@ class Cache:
         return int(self.manifest["frames"])
 
     @property
+    def seconds(self) -> float:
+        """The seconds a row stands for (``frames`` of audio)."""
+        return float(self.manifest["seconds"])
+
+    @property
     def labels(self) -> list[str]:
         return list(self.manifest["labels"])
 

@@ -72,14 +72,14 @@ class MelDataset(Dataset[dict[str, Tensor]]):
         i, seconds = key if isinstance(key, tuple) else (key, None)
         row = self.rows[i]
         caption = self.caption_index(i)
-        config, full = self.cache.mel_config, self.cache.frames
         mel = torch.from_numpy(np.array(self.cache.mels[row], dtype=np.float32))
         if seconds is None:
-            seconds = config.num_samples(full) / config.sample_rate
+            seconds = self.cache.seconds
         else:
             sound = self.cache.items[row].seconds
-            sound = config.num_samples(full) / config.sample_rate if sound is None else sound
-            mel = fit_to_canvas(mel, sound, seconds, canvas_frames(config, seconds, full), config)
+            config, frames = self.cache.mel_config, self.cache.frames
+            mel = fit_to_canvas(mel, self.cache.seconds if sound is None else sound, seconds,
+                                canvas_frames(config, seconds, frames), config)
         item = {
             "mel": mel,
             "seconds": torch.tensor(seconds, dtype=torch.float32),

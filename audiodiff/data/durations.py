@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Sampler
 
-from audiodiff.data.clips import FRAME_MULTIPLE
+from audiodiff.data.clips import training_frames
 from audiodiff.spectrogram import MelConfig, silence_level
 
 FADE_SECONDS = 0.1
@@ -26,9 +26,9 @@ SHORTEST = 0.25  # seconds: the shortest canvas a fine-tune of a duration-condit
 
 
 def canvas_frames(config: MelConfig, seconds: float, max_frames: int) -> int:
-    """Mel frames of a canvas of ``seconds``: its frames rounded up to a multiple of 16, at most ``max_frames``."""
-    natural = config.num_frames(round(seconds * config.sample_rate))
-    return min(max_frames, math.ceil(natural / FRAME_MULTIPLE) * FRAME_MULTIPLE)
+    """Mel frames of a canvas of ``seconds`` (:func:`training_frames`: rounded up to a multiple
+    of 16), at most ``max_frames``."""
+    return min(max_frames, training_frames(config, seconds))
 
 
 def fit_to_canvas(mel: Tensor, sound: float, seconds: float, frames: int, config: MelConfig) -> Tensor:
@@ -57,9 +57,9 @@ class DurationBatchSampler(Sampler[list[tuple[int, float]]]):
 
     A batch of a canvas of ``f`` frames holds ``floor(batch_size * max_frames / f)`` items, so
     ``batch_size`` is the batch at the longest canvas (and no batch exceeds the items). Everything
-    is a function of ``(seed, epoch)`` (:meth:`set_epoch`); batch ``b`` goes to rank ``b % num_replicas``; the first
-    ``start`` batches of the rank's share are skipped (resuming mid-epoch). The last, short batch
-    is dropped.
+    is a function of ``(seed, epoch)`` (:meth:`set_epoch`); batch ``b`` goes to rank
+    ``b % num_replicas``; the first ``start`` batches of the rank's share are skipped (resuming
+    mid-epoch). The last, short batch is dropped.
     """
 
     def __init__(self, items: int, *, batch_size: int, low: float, high: float, config: MelConfig,
@@ -67,13 +67,14 @@ class DurationBatchSampler(Sampler[list[tuple[int, float]]]):
                  on_epoch: Callable[[int], None] | None = None) -> None:
         if not 0 < low <= high:
             raise ValueError(f"durations must be 0 < low <= high seconds, got [{low}, {high}]")
-        if canvas_frames(config, high, 10**9) > max_frames:
+        if training_frames(config, high) > max_frames:
             raise ValueError(f"the longest duration {high} s needs more than the cache's {max_frames} frames; "
                              "prepare the cache with seconds >= the longest training duration")
         self.items, self.batch_size, self.low, self.high = items, batch_size, low, high
         self.config, self.max_frames, self.seed = config, max_frames, seed
         self.num_replicas, self.rank, self.epoch, self.start = num_replicas, rank, 0, 0
         self.on_epoch = on_epoch
+        self._planned: tuple[int, list[list[tuple[int, float]]]] | None = None
 
     def set_epoch(self, epoch: int) -> None:
         """Choose epoch ``epoch``'s batches (and tell ``on_epoch``, e.g. the dataset's caption choice)."""
@@ -82,7 +83,12 @@ class DurationBatchSampler(Sampler[list[tuple[int, float]]]):
             self.on_epoch(epoch)
 
     def plan(self) -> list[list[tuple[int, float]]]:
-        """This rank's batches of the current epoch."""
+        """This rank's batches of the current epoch (made once per epoch)."""
+        if self._planned is None or self._planned[0] != self.epoch:
+            self._planned = (self.epoch, self._make_plan())
+        return self._planned[1]
+
+    def _make_plan(self) -> list[list[tuple[int, float]]]:
         state = np.random.SeedSequence([self.seed, self.epoch]).generate_state(2)
         generator = torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
         order = torch.randperm(self.items, generator=generator).tolist()
