@@ -17,7 +17,7 @@ Usage: python benchmarks/quality.py --model PATH [--vocoder NAME] [--seeds 2] [-
    stands beside its accuracy on generated clips, scored twice: "audio" = the vocoded waveform
    re-analysed like the cache, "mel" = the model's own mel (bypasses the vocoder). For drums and
    effects, the Fréchet distance of the generated clips to the real val clips stands beside the
-   real-vs-real floor at the same size.
+   real-vs-real floor at the same size. Real clips are cut to the generated length (``--duration``).
 3. Free-phrased prompts (``free_prompts.py``: 10 instrument families x 5 notes C3-C6, two
    paraphrases per drum and per effect category; checked to appear in none of the dataset's
    captions): pitch hit rate and voiced rate (CREPE periodicity) per family, and drum and effect
@@ -62,7 +62,7 @@ from quality_metrics import (  # noqa: E402
 
 from audiodiff import Pipeline  # noqa: E402
 from audiodiff.config import ModelFormatError  # noqa: E402
-from audiodiff.data.clips import clip_samples, load_clips  # noqa: E402
+from audiodiff.data.clips import clip_samples, load_clips, training_frames  # noqa: E402
 from audiodiff.notes import note_to_midi  # noqa: E402
 from audiodiff.spectrogram import denormalize, silence_level  # noqa: E402
 
@@ -184,7 +184,7 @@ def real_pitch_clips(meta: dict[str, dict[str, Any]], instruments: list[str], mi
     chosen = []
     for row in meta.values():
         name = row["source"].split(":", 1)[-1]
-        if name not in instruments or row["pitch"] is None:
+        if name not in instruments or row.get("pitch") is None:
             continue
         if row["split"] == "val":
             if min(midis) <= row["pitch"] <= max(midis):
@@ -201,7 +201,7 @@ def pitch_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args: a
     notes = {note: note_to_midi(note) for note in args.notes}
     trained = defaultdict(set)  # instrument -> MIDI notes seen in training
     for row in meta.values():
-        if row["split"] == "train" and row["pitch"] is not None:
+        if row["split"] == "train" and row.get("pitch") is not None:
             trained[row["source"].split(":", 1)[-1]].add(row["pitch"])
     rate = gen.pipe.config.mel.sample_rate
     generated = []
@@ -213,7 +213,7 @@ def pitch_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args: a
                                            seed=seed, in_training_range=midi in trained[instrument]))
     family_notes = defaultdict(set)  # family -> MIDI notes seen in training
     for row in meta.values():
-        if row["split"] == "train" and row["pitch"] is not None:
+        if row["split"] == "train" and row.get("pitch") is not None:
             family_notes[row.get("family")].add(row["pitch"])
     free = []
     for family, note, prompt in pitch_prompts():
@@ -300,7 +300,9 @@ def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args
     (:func:`frechet_to_real`). A task the cache has no clips of (effects in a one-shot cache) is left out."""
     manifest = json.loads((args.cache / "manifest.json").read_text())
     mels = np.load(args.cache / "mels.npy", mmap_mode="r")
-    config, frames, results = gen.pipe.config.mel, int(manifest["frames"]), {}
+    config, results = gen.pipe.config.mel, {}
+    # Real and generated clips are compared over the generated length (the cache's rows may be longer).
+    frames = min(int(manifest["frames"]), training_frames(config, args.duration))
     for task, prompts in TASKS.items():
         split = {"train": ([], []), "val": ([], [])}
         for i, item in enumerate(manifest["items"]):
@@ -311,11 +313,11 @@ def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args
         (train_idx, train_y), (val_idx, val_y) = split["train"], split["val"]
         if not train_idx or not val_idx:
             continue
-        train_feats, val_feats = mel_features(mels[train_idx]), mel_features(mels[val_idx])
+        train_feats, val_feats = mel_features(mels[train_idx][..., :frames]), mel_features(mels[val_idx][..., :frames])
         clf = train_classifier(train_feats, train_y)
         real_acc, _ = accuracy(clf, val_feats, val_y)
         pick = np.random.default_rng(0).permutation(len(val_idx))[: args.max_vocoded]
-        val_mel = torch.from_numpy(np.asarray(mels[[val_idx[i] for i in pick]], dtype=np.float32))
+        val_mel = torch.from_numpy(np.asarray(mels[[val_idx[i] for i in pick]][..., :frames], dtype=np.float32))
         with torch.inference_mode():
             audio = gen.pipe.vocoder(denormalize(val_mel, config), config)
         vocoded_acc, _ = accuracy(clf, mel_features(reanalyse(audio, config.sample_rate, config, frames)),

@@ -22,29 +22,48 @@ from audiodiff.audio import load
 from audiodiff.spectrogram import MelConfig, MelSpectrogram, normalize
 
 HERE = Path(__file__).resolve().parent
+# (kind, prompt, seed, duration in seconds or None for the model's default)
 PROMPTS = [
-    ("drums", "a punchy electronic kick drum", 1),
-    ("drums", "a deep acoustic kick drum", 2),
-    ("drums", "a tight snare drum", 3),
-    ("drums", "a closed hi-hat", 4),
-    ("drums", "an open hi-hat", 5),
-    ("drums", "a crash cymbal", 6),
-    ("drums", "a low tom", 7),
-    ("drums", "a hand clap", 8),
-    ("pitched", "acoustic grand piano, note C4", 9),
-    ("pitched", "acoustic grand piano, note G2", 10),
-    ("pitched", "violin, note A4", 11),
-    ("pitched", "trumpet, note C5", 12),
-    ("pitched", "flute, note G5", 13),
-    ("pitched", "marimba, note E4", 14),
-    ("pitched", "a fingered electric bass note at E2", 15),
-    ("pitched", "a warm synth pad chord at C4", 16),
-    ("pitched", "drawbar organ, note C3", 17),
-    ("pitched", "nylon string guitar, note D4", 18),
-    ("effects", "a cowbell hit", 19),
-    ("effects", "a triangle ding", 20),
-    ("effects", "a shaker", 21),
-    ("effects", "a tambourine", 22),
+    ("drums", "a punchy electronic kick drum", 1, None),
+    ("drums", "a deep acoustic kick drum", 2, None),
+    ("drums", "a tight snare drum", 3, None),
+    ("drums", "a closed hi-hat", 4, None),
+    ("drums", "an open hi-hat", 5, None),
+    ("drums", "a crash cymbal", 6, None),
+    ("drums", "a low tom", 7, None),
+    ("drums", "a hand clap", 8, None),
+    ("pitched", "acoustic grand piano, note C4", 9, None),
+    ("pitched", "acoustic grand piano, note G2", 10, None),
+    ("pitched", "violin, note A4", 11, None),
+    ("pitched", "trumpet, note C5", 12, None),
+    ("pitched", "flute, note G5", 13, None),
+    ("pitched", "marimba, note E4", 14, None),
+    ("pitched", "a fingered electric bass note at E2", 15, None),
+    ("pitched", "a warm synth pad chord at C4", 16, None),
+    ("pitched", "drawbar organ, note C3", 17, None),
+    ("pitched", "nylon string guitar, note D4", 18, None),
+    ("percussion", "a cowbell hit", 19, None),
+    ("percussion", "a triangle ding", 20, None),
+    ("percussion", "a shaker", 21, None),
+    ("percussion", "a tambourine", 22, None),
+    ("effects", "footsteps on gravel", 23, 2),
+    ("effects", "a heavy wooden door closing", 24, 1.5),
+    ("effects", "a creaky door opening", 25, 2),
+    ("effects", "glass breaking", 26, 1.5),
+    ("effects", "a distant explosion", 27, 3),
+    ("effects", "rain on a roof", 28, 4),
+    ("effects", "a crackling campfire", 29, 4),
+    ("effects", "thunder rumbling in the distance", 30, 4),
+    ("effects", "water splashing", 31, 1.5),
+    ("effects", "wind howling", 32, 4),
+    ("effects", "a dog barking", 33, 1),
+    ("effects", "a cow mooing", 34, 2),
+    ("effects", "birds chirping", 35, 3),
+    ("effects", "a car engine idling", 36, 3),
+    ("effects", "a sword hitting a shield", 37, 1),
+    ("effects", "a notification chime", 38, 1),
+    ("effects", "a mouse click", 39, 0.25),
+    ("effects", "an error beep", 40, 0.5),
 ]
 
 # Sound-design examples: (operation, what it shows, arguments after `audiodiff`).
@@ -95,9 +114,10 @@ def main() -> None:
     pipe = Pipeline.from_pretrained(args.model)
     rows = ["| kind | prompt | audio | spectrogram | command |", "|---|---|---|---|---|"]
     exe = Path(sys.executable).with_name("audiodiff")
-    for kind, prompt, seed in PROMPTS:
+    for kind, prompt, seed, duration in PROMPTS:
         name = f"{seed:02d}-{slug(prompt)}"
-        cmd = ["audiodiff", "sample", "--prompt", prompt, "--seed", str(seed), "--out", f"samples/{name}.wav",
+        cmd = ["audiodiff", "sample", "--prompt", prompt, "--seed", str(seed),
+               *(["--duration", f"{duration:g}"] if duration else []), "--out", f"samples/{name}.wav",
                "--overwrite", "--quiet", *(["--model", args.model] if args.model else [])]
         subprocess.run([str(exe), *cmd[1:]], check=True, cwd=HERE.parent)
         spectrogram_png(HERE / f"{name}.wav", HERE / f"{name}.png", pipe.config.mel)
