@@ -36,6 +36,9 @@ class ConditionerConfig:
     sound asked for, in seconds, adds a learned :class:`DurationEmbedding` to the pooled vector of
     the condition and of the null condition alike (it is not dropped for guidance), so the model
     fits the sound into exactly that length and leaves the rest of its canvas silent.
+    ``guidance``: the model is guidance-distilled (``audiodiff.training.distill``): the
+    classifier-free guidance scale enters through a learned :class:`GuidanceEmbedding` and one
+    conditional pass per step gives what the teacher's two guided passes gave.
     """
 
     kind: Literal["text", "class"] = "text"
@@ -45,6 +48,7 @@ class ConditionerConfig:
     dim: int = 384
     pitch: bool = False
     duration: bool = False
+    guidance: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("text", "class"):
@@ -115,6 +119,14 @@ class DurationEmbedding(OctaveEmbedding):
         return self.embed_octaves(torch.log2(seconds))
 
 
+class GuidanceEmbedding(OctaveEmbedding):
+    """Classifier-free guidance scales ``[n]`` (>= 0) -> ``[n, dim]``, in octaves of ``1 + scale`` from 4
+    (scale 3, the default)."""
+
+    def forward(self, scale: Tensor) -> Tensor:
+        return self.embed_octaves(torch.log2(1 + scale) - 2)
+
+
 class Conditioner(nn.Module, ABC):
     """Maps a batch of conditions to :class:`Conditioning` and owns the learned null embedding."""
 
@@ -122,6 +134,7 @@ class Conditioner(nn.Module, ABC):
         super().__init__()
         self.config = config
         self.duration = DurationEmbedding(config.dim) if config.duration else None
+        self.guidance = GuidanceEmbedding(config.dim) if config.guidance else None
 
     @abstractmethod
     def forward(self, items: Sequence[Any]) -> Conditioning:
@@ -143,6 +156,19 @@ class Conditioner(nn.Module, ABC):
             return cond
         seconds = torch.as_tensor(seconds, dtype=torch.float32, device=cond.pooled.device).expand(len(cond))
         pooled = cond.pooled + self.duration(seconds).to(cond.pooled.dtype)
+        return Conditioning(pooled, cond.tokens, cond.mask)
+
+    def add_guidance(self, cond: Conditioning, scale: Tensor | float) -> Conditioning:
+        """``cond`` with the guidance embedding of ``scale`` (``[n]`` or one number) added to its pooled
+        vectors: the condition of one pass of a guidance-distilled model.
+
+        Raises:
+            ValueError: the model is not guidance-distilled (its config has no ``guidance``).
+        """
+        if self.guidance is None:
+            raise ValueError("this model is not guidance-distilled; guide it with guided()")
+        scale = torch.as_tensor(scale, dtype=torch.float32, device=cond.pooled.device).expand(len(cond))
+        pooled = cond.pooled + self.guidance(scale).to(cond.pooled.dtype)
         return Conditioning(pooled, cond.tokens, cond.mask)
 
 

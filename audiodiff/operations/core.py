@@ -59,6 +59,9 @@ class Conditions:
                num: int) -> Conditions:
         if negative_prompt is not None and pipe.config.conditioner.kind != "text":
             raise ValueError("a negative prompt needs a text-conditioned model")
+        if negative_prompt is not None and pipe.config.conditioner.guidance:
+            raise ValueError("this model is guidance-distilled and has no unconditional pass for a negative prompt "
+                             "to replace; drop --negative-prompt, or use the model it was distilled from")
         as_list = [prompt] if isinstance(prompt, str) else prompt
         labels = [label] if isinstance(label, (str, int)) else label
         cond = pipe.encode(as_list, labels, num)
@@ -114,17 +117,27 @@ def network(pipe: Pipeline, cond: Conditioning, uncond: Conditioning, guidance: 
 
     ``seconds`` is the duration each piece is conditioned on (both branches; models without
     duration conditioning ignore it). ``k = 1`` is exactly
-    ``guided(pipe.denoiser, cond, uncond, guidance)`` with those conditions.
+    ``guided(pipe.denoiser, cond, uncond, guidance)`` with those conditions; a guidance-distilled
+    model (``conditioner.guidance``) makes one conditional pass with ``guidance`` embedded instead
+    and has no unconditional branch (``uncond`` is not used).
     """
     add = pipe.conditioner.add_duration
     cond, uncond = add(cond.to(pipe.device), seconds), add(uncond.to(pipe.device), seconds)
-    made: dict[int, DenoiseFn] = {1: guided(pipe.denoiser, cond, uncond, guidance)}
+    if pipe.config.conditioner.guidance:
+        cond = pipe.conditioner.add_guidance(cond, guidance)
+
+    def one(c: Conditioning, u: Conditioning) -> DenoiseFn:
+        if pipe.config.conditioner.guidance:
+            return lambda x, sigma: pipe.denoiser(x, sigma, c)
+        return guided(pipe.denoiser, c, u, guidance)
+
+    made: dict[int, DenoiseFn] = {1: one(cond, uncond)}
 
     def fn(x: Tensor, sigma: Tensor) -> Tensor:
         rows = x.shape[0]
         if rows not in made:
             same = torch.zeros(rows, dtype=torch.long, device=pipe.device)
-            made[rows] = guided(pipe.denoiser, cond.select(same), uncond.select(same), guidance)
+            made[rows] = one(cond.select(same), uncond.select(same))
         return made[rows](x, sigma)
 
     return fn

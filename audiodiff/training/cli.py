@@ -1,6 +1,7 @@
-"""``audiodiff train`` and ``audiodiff train-vocoder``: LightningCLI over the diffusion
-(:class:`DiffusionModule`, :class:`AudioDataModule`) and the vocoder trainer
-(:class:`VocoderModule`, :class:`WaveformDataModule`).
+"""``audiodiff train``, ``audiodiff distill`` and ``audiodiff train-vocoder``: LightningCLI over the
+diffusion trainer (:class:`DiffusionModule`, :class:`AudioDataModule`), guidance distillation
+(:class:`GuidanceDistillModule`, same data) and the vocoder trainer (:class:`VocoderModule`,
+:class:`WaveformDataModule`).
 
 Every run writes under ``trainer.default_root_dir``: every logger's ``save_dir`` is linked to it,
 checkpoint callbacks without a ``dirpath`` save to ``<default_root_dir>/checkpoints`` (the same
@@ -24,6 +25,7 @@ from audiodiff.data.datamodule import AudioDataModule
 from audiodiff.data.waveforms import WaveformDataModule
 from audiodiff.training.base import TrainingModule
 from audiodiff.training.checkpoint import AtomicCheckpointIO
+from audiodiff.training.distill import GuidanceDistillModule
 from audiodiff.training.module import DiffusionModule
 from audiodiff.training.vocoder_module import VocoderModule
 
@@ -85,6 +87,11 @@ def run_cli(cli: type[TrainCLI], module: type[TrainingModule], data: type[Lightn
 def train(argv: Sequence[str]) -> None:
     """``audiodiff train``: fit a diffusion model with a recipe (``recipes/debug.yaml`` ...)."""
     run_cli(TrainCLI, DiffusionModule, AudioDataModule, argv)
+
+
+def distill(argv: Sequence[str]) -> None:
+    """``audiodiff distill``: guidance-distil a model with a recipe (``recipes/distill-guidance.yaml``)."""
+    run_cli(TrainCLI, GuidanceDistillModule, AudioDataModule, argv)
 
 
 def train_vocoder(argv: Sequence[str]) -> None:

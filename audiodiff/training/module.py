@@ -115,8 +115,8 @@ class DiffusionModule(TrainingModule):
         config, parts = read_model(path)
         mine = self.pipeline_config
         check_mel_config(mine.mel, config.mel, what=f"the model in {path}")
-        if dataclasses.replace(config.conditioner, pitch=mine.conditioner.pitch,
-                               duration=mine.conditioner.duration) != mine.conditioner:
+        if dataclasses.replace(config.conditioner, pitch=mine.conditioner.pitch, duration=mine.conditioner.duration,
+                               guidance=mine.conditioner.guidance) != mine.conditioner:
             raise ValueError(f"the model in {path} was trained with another conditioner "
                              f"({config.conditioner}); fine-tune it on data conditioned the same way "
                              f"({mine.conditioner})")
