@@ -80,7 +80,7 @@ TOOLKIT = [
     ("extend", "the pad continued by 2 s (its first 2 s are the input, bit for bit)",
      ["extend", PAD, "--seconds", "2", "--prompt", "a warm synth pad chord at C4", "--seed", "3",
       "--out", "samples/toolkit/extend-pad.wav"]),
-    ("any length", "12 s in one call: overlapping 2 s windows, blended every step",
+    ("any length", "12 s in one call: overlapping 5 s windows, blended every step",
      ["sample", "--prompt", "a warm synth pad chord at C4", "--duration", "12", "--seed", "4",
       "--out", "samples/toolkit/long-pad.wav"]),
     ("loop", "2 bars at 120 bpm (exactly 4 s) that play in a loop with no seam",
