@@ -24,6 +24,7 @@ from audiodiff.operations import (
     inpaint,
     interpolate,
     lerp_conditioning,
+    looppoint,
     signal,
     slerp,
     splicing,
@@ -295,6 +296,48 @@ def test_loop_crossfade_makes_the_wrap_two_neighbouring_samples() -> None:
     assert out.shape == (2000,)
     assert out[0] == audio[2100] and out[-1] == audio[2099]  # the loop plays 2099 -> 2100
     assert torch.equal(out[256:], audio[356:2100])
+
+
+def test_steadiest_turn_puts_the_wrap_on_the_pair_of_least_flux() -> None:
+    gen = torch.Generator().manual_seed(0)
+    mel = torch.randn(1, 6, 40, generator=gen).cumsum(-1) * 0.1
+    flux = (mel.roll(-1, -1) - mel).abs().mean(-2)[0]  # pair j -> j + 1, circular
+    turn = looppoint.steadiest_turn(mel)
+    assert turn == (int(flux.argmin()) + 1) % 40
+    turned = mel.roll(-turn, -1)
+    assert torch.isclose((turned[..., 0] - turned[..., -1]).abs().mean(), flux.min())
+    click = torch.zeros(1, 6, 10)
+    click[..., 0] = 1.0  # pairs 9 -> 0 and 0 -> 1 change; of the steady ones the first, 1 -> 2, wins
+    assert looppoint.steadiest_turn(click) == 2
+
+
+def test_quietest_sample_starts_the_loop_at_the_pair_nearest_zero() -> None:
+    t = torch.arange(4000, dtype=torch.float64)
+    audio = torch.sin(2 * math.pi * t / 400 + 1.0)  # zero crossings every 200 samples
+    d = looppoint.quietest_sample(audio, 128)
+    assert -128 <= d <= 128
+    turned = audio.roll(-d)
+    best = min(max(abs(float(audio[(s - 1) % 4000])), abs(float(audio[s % 4000]))) for s in range(-128, 129))
+    assert max(abs(float(turned[-1])), abs(float(turned[0]))) == pytest.approx(best)
+    assert max(abs(float(turned[-1])), abs(float(turned[0]))) < 2 * math.pi / 400
+    assert looppoint.quietest_sample(torch.zeros(100), 10) == 0  # ties: no turn
+
+
+def test_a_fresh_loop_starts_at_its_steadiest_pair_on_a_quiet_sample(pipe: Pipeline) -> None:
+    out = generate_long(pipe, 0.5, label="hat", seed=3, steps=3, loop=True)
+    frames, hop = out.mel.shape[-1], TINY_MEL.hop_length
+    turn, shift = out.settings["loop_turns"][0]
+    audio = out.audio[0]
+    unturned = audio.roll(shift)  # the loop as vocoded, before it was turned
+    heard = signal.analyse_loop(unturned, frames, TINY_MEL)
+    assert turn == looppoint.steadiest_turn(heard)
+    assert abs(shift - round(turn * len(audio) / frames)) <= hop // 2
+    coarse = unturned.roll(-round(turn * len(audio) / frames))
+    pairs = [max(abs(float(coarse[(s - 1) % len(audio)])), abs(float(coarse[s % len(audio)])))
+             for s in range(-(hop // 2), hop // 2 + 1)]
+    assert max(abs(float(audio[-1])), abs(float(audio[0]))) == min(pairs)
+    same = generate_long(pipe, 0.5, label="hat", seed=3, steps=3, loop=True)
+    assert torch.equal(same.audio, out.audio) and torch.equal(same.mel, out.mel)
 
 
 def test_periodic_resample_keeps_a_loop_a_loop() -> None:

@@ -133,3 +133,28 @@ def test_the_given_frequency_is_what_is_integrated() -> None:
 def test_wrong_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match=r"expected a spectrogram \[n, 513, frames\]"):
         gradient_phase(torch.ones(1, 80, 10), torch.ones(1, 80, 10), CONFIG)
+
+
+def test_a_period_makes_the_integrated_phase_repeat_with_it() -> None:
+    """An unrolled loop (a magnitude and frequency repeating every ``period`` frames): with
+    ``period`` the phase at ``t + period`` is the phase at ``t`` (modulo a turn) wherever both
+    frames are away from the ends; without it a partial's phase drifts by its advance over the
+    period. The correction is a ramp of at most half a turn per period."""
+    period, turns = 37, 3
+    gen = torch.Generator().manual_seed(0)
+    bins = CONFIG.n_fft // 2 + 1
+    magnitude = (torch.rand(1, bins, period, generator=gen, dtype=torch.float64) + 0.05).repeat(1, 1, turns)
+    frequency = ((torch.arange(bins, dtype=torch.float64)[:, None] + torch.rand(bins, period, generator=gen,
+                                                                              dtype=torch.float64) - 0.5)
+                 / CONFIG.n_fft)[None].repeat(1, 1, turns)
+    plain = gradient_phase(magnitude, frequency, CONFIG)
+    looped = gradient_phase(magnitude, frequency, CONFIG, period)
+    inner = slice(2, (turns - 1) * period - 2)  # frames t with t and t + period both away from the ends
+    repeat = anti_wrap(looped[..., period:][..., inner] - looped[..., inner])
+    assert float(repeat.max()) < 1e-6
+    drift = anti_wrap(plain[..., period:][..., inner] - plain[..., inner])
+    assert float((drift > 0.1).double().mean()) > 0.3  # the bins that keep a time integral
+    ramp = torch.arange(turns * period, dtype=torch.float64)
+    assert bool(((plain - looped).abs() <= math.pi * ramp / period + 1e-6).all())
+    with pytest.raises(ValueError, match="period must be in"):
+        gradient_phase(magnitude, frequency, CONFIG, turns * period)

@@ -197,3 +197,21 @@ def test_neural_spec_option_is_the_refinement_count(monkeypatch: pytest.MonkeyPa
     assert load_vocoder("neural", CONFIG).synthesis_config.refine_iterations == 2
     with pytest.raises(ValueError, match="neural:N needs a whole number"):
         load_vocoder("neural:x", CONFIG)
+
+
+def test_told_its_period_the_neural_vocoder_repeats_with_it() -> None:
+    """Four turns of a 30-frame loop's mel: told the period, the middle two turns of the output
+    agree (the phase turns a whole number of times per period); not told, they are unrelated."""
+    torch.manual_seed(0)
+    vocoder = NeuralVocoder(TINY).eval()
+    period, hop = 30, CONFIG.hop_length
+    circle = MelSpectrogram(CONFIG)(torch.randn(1, period * hop, generator=torch.Generator().manual_seed(1)))
+    log_mel = circle[..., :period].repeat(1, 1, 4)
+    with torch.no_grad():
+        looped, plain = vocoder(log_mel, period=period)[0], vocoder(log_mel)[0]
+    def mismatch(audio: torch.Tensor) -> float:
+        one, two = audio[period * hop:2 * period * hop], audio[2 * period * hop:3 * period * hop]
+        return float((one - two).norm() / one.norm())
+    assert mismatch(looped) < 0.05 and mismatch(plain) > 0.5
+    with pytest.raises(ValueError, match="a loop's period must be in"):
+        vocoder(log_mel, period=4 * period)

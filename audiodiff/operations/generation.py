@@ -55,11 +55,13 @@ def generate_long(
     ``duration``. Up to that length and without ``loop`` this *is* plain generation: the result
     equals ``pipe(prompt, duration=duration, ...)`` bit for bit. With ``loop`` the mel is a circle
     of ``round(samples / hop_length)`` frames and the audio one seamless period of exactly
-    ``round(duration * sample_rate)`` samples (:func:`signal.vocode_loop`); use
-    :func:`bars_to_seconds` for a number of bars at a tempo.
+    ``round(duration * sample_rate)`` samples (:func:`signal.vocode_loop`), turned to start at its
+    steadiest point (:func:`source.to_fresh_loop`); use :func:`bars_to_seconds` for a number of
+    bars at a tempo.
 
     Returns ``audio [num, samples]``, ``mel [num, n_mels, frames]``; ``settings`` records
-    ``operation="generate"``, ``duration`` and ``loop``.
+    ``operation="generate"``, ``duration`` and ``loop`` (and, for loops, ``loop_turns``: each
+    row's turn in frames and then in samples).
     """
     settings = core.Settings.resolve(pipe, steps, guidance, sampler)
     samples = core.duration_samples(pipe, "duration", duration)
@@ -68,14 +70,21 @@ def generate_long(
     conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
     sigmas = settings.sigmas(pipe)
     shape = (1, pipe.config.mel.n_mels, area.frames)
-    mels, audios = [], []
+    mels, audios, turns = [], [], []
     for i, row_seed in enumerate(seeds):
         gen = core.row_generator(pipe, row_seed)
         x = samplers.randn_rows(shape, [gen], device=pipe.device) * sigmas[0]
         callback = core.row_progress(progress, i, num, settings.steps)
         mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, area, callback=callback)
+        if loop:
+            mel, audio, turn = source.to_fresh_loop(pipe, mel, area, samples)
+            turns.append(turn)
+        else:
+            audio = source.to_audio(pipe, mel, area, samples)
         mels.append(mel)
-        audios.append(source.to_audio(pipe, mel, area, samples))
+        audios.append(audio)
     record = {**conditions.record, **settings.record(), "duration": float(duration), "operation": "generate",
               "loop": bool(loop), "window_frames": area.length, "windows": len(area.starts())}
+    if loop:
+        record["loop_turns"] = turns
     return core.result(pipe, mels, audios, seeds, record)

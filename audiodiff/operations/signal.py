@@ -11,6 +11,10 @@ from torch.nn import functional as F
 
 from audiodiff.spectrogram import MelConfig, MelSpectrogram, denormalize, normalize
 
+# Frames of wrap on each side of an unrolled loop, in n_fft's: more than the bundled vocoder's
+# reach (its ConvNeXt trunk sees 24 frames each way, and each refinement iteration n_fft more).
+LOOP_PAD = 6
+
 
 def analyse(audio: Tensor, frames: int, config: MelConfig) -> Tensor:
     """Waveform ``[samples]`` -> normalised log-mel ``[1, n_mels, frames]`` clamped to ``[-1, 1]``.
@@ -88,15 +92,19 @@ def vocode_loop(vocoder, mel: Tensor, samples: int, config: MelConfig) -> Tensor
     """The mel circle ``[1, n_mels, frames]`` -> one seamless period ``[1, samples]`` of audio.
 
     The circle is unrolled with ``pad`` frames of wrap before it and ``pad`` plus a crossfade
-    after it, vocoded once, cut to one period by :func:`loop_crossfade` (crossfade ``n_fft``
-    samples, at most half the period), and resampled from ``frames * hop_length`` to ``samples``
-    with :func:`periodic_resample`.
+    after it and vocoded once, told its period (a vocoder that can, the neural one, then repeats
+    with it: its phase turns a whole number of times per period), cut to one period by
+    :func:`loop_crossfade` (crossfade ``n_fft`` samples, at most half the period), and resampled
+    from ``frames * hop_length`` to ``samples`` with :func:`periodic_resample`. ``pad`` is
+    ``LOOP_PAD`` times ``n_fft`` in frames: with the bundled vocoder the two periods of such an
+    unrolled output then differ by about 1% of its level at the cut (8 frames of pad: 11%; no
+    period: they are unrelated).
     """
     frames, hop = mel.shape[-1], config.hop_length
     period = frames * hop
     crossfade = min(config.n_fft, period // 2)
-    pad = 2 * -(-config.n_fft // hop)
+    pad = LOOP_PAD * -(-config.n_fft // hop)
     index = torch.arange(-pad, frames + -(-crossfade // hop) + pad + 1) % frames
-    audio = vocode(vocoder, mel[..., index.to(mel.device)], config)
+    audio = vocoder(denormalize(mel[..., index.to(mel.device)], config), config, period=frames)
     return periodic_resample(loop_crossfade(audio, pad * hop, period, crossfade), samples)
 

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from audiodiff.operations import signal
+from audiodiff.operations import looppoint, signal
 from audiodiff.operations.checks import waveform
 from audiodiff.operations.core import canvas
 from audiodiff.operations.windows import Canvas
@@ -84,3 +84,21 @@ def to_audio(pipe: Pipeline, mel: Tensor, area: Canvas, samples: int) -> Tensor:
     else:
         audio = signal.vocode(pipe.vocoder, mel, config)[:, :samples]
     return audio.clamp(-1, 1).cpu()
+
+
+def to_fresh_loop(pipe: Pipeline, mel: Tensor, area: Canvas, samples: int) -> tuple[Tensor, Tensor, list[int]]:
+    """A loop made from noise alone: mel circle ``[1, n_mels, frames]`` -> (the circle turned by
+    ``r`` frames, its audio ``[1, samples]`` turned to match and then onto the quietest sample
+    within half a hop, ``[r, samples turned]``) (:mod:`~audiodiff.operations.looppoint`).
+
+    ``r`` is the steadiest pair of the loop as heard: of the vocoded period analysed as a circle
+    (:func:`signal.analyse_loop`). The audio's sample 0 lies within half a hop of the turned
+    mel's frame 0.
+    """
+    config, frames = pipe.config.mel, mel.shape[-1]
+    audio = to_audio(pipe, mel, area, samples)
+    turn = looppoint.steadiest_turn(signal.analyse_loop(audio[0], frames, config))
+    audio = audio.roll(-round(turn * samples / frames), -1)
+    fine = looppoint.quietest_sample(audio, config.hop_length // 2)
+    audio = audio.roll(-fine, -1)
+    return mel.roll(-turn, -1), audio, [turn, round(turn * samples / frames) + fine]

@@ -45,7 +45,8 @@ def vary(
             noise there, below what the model resolves), so it equals ``pipe(prompt, seed=...,
             duration=len(audio) / sample_rate)`` bit for bit.
         loop: treat the input as one period of a loop and denoise it on a circle (the output loops
-            seamlessly and has the input's length).
+            seamlessly, has the input's length and keeps its alignment; at ``S = 1`` it is
+            ``generate_long(..., loop=True)``'s fresh loop, turned to start at its steadiest point).
         prompt, label, negative_prompt, seed, num, steps, guidance, sampler, progress: as for
             ``Pipeline.__call__`` (row ``i`` uses seed ``seed + i``); no prompt means unconditional.
 
@@ -60,6 +61,7 @@ def vary(
     conditions = core.Conditions.encode(pipe, prompt, label, negative_prompt, num)
     full = settings.sigmas(pipe)
     tail = strength_tail(full, strength)
+    fresh = len(tail) == len(full)  # strength 1: the input plays no part
     mels, audios = [], []
     for i, row_seed in enumerate(seeds):
         if len(tail) == 1:  # strength 0: nothing to run
@@ -67,10 +69,14 @@ def vary(
         else:
             gen = core.row_generator(pipe, row_seed)
             noise = samplers.randn_rows(src.mel.shape, [gen], device=pipe.device)
-            x = noise * tail[0] if len(tail) == len(full) else src.mel + noise * tail[0]
+            x = noise * tail[0] if fresh else src.mel + noise * tail[0]
             callback = core.row_progress(progress, i, num, len(tail) - 1)
             mel = core.denoise(pipe, settings, *conditions.row(i), x, tail, gen, src.area, callback=callback)
-        audios.append(source.to_audio(pipe, mel, src.area, src.samples))
+        if loop and fresh:  # a fresh loop, turned like generate_long's
+            mel, audio, _ = source.to_fresh_loop(pipe, mel, src.area, src.samples)
+        else:
+            audio = source.to_audio(pipe, mel, src.area, src.samples)
+        audios.append(audio)
         mels.append(mel[..., :src.frames])
     record = {"operation": "vary", "strength": strength, "sigma_start": float(tail[0]),
               "steps_run": len(tail) - 1, "loop": bool(loop), **conditions.record, **settings.record(),

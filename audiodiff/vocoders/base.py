@@ -28,10 +28,15 @@ class Vocoder(nn.Module, ABC):
         return {"name": self.name}
 
     @abstractmethod
-    def synthesize(self, log_mel: Tensor) -> Tensor:
-        """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
+    def synthesize(self, log_mel: Tensor, period: int | None = None) -> Tensor:
+        """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``.
 
-    def forward(self, log_mel: Tensor, mel_config: MelConfig | None = None) -> Tensor:
+        ``period``: the mel is a loop of ``period`` frames unrolled (frame ``t + period`` is
+        frame ``t``); a vocoder that can makes its output repeat with that period too, away from
+        the ends, and one that cannot ignores it.
+        """
+
+    def forward(self, log_mel: Tensor, mel_config: MelConfig | None = None, *, period: int | None = None) -> Tensor:
         if mel_config is not None:
             check_mel_config(self.mel_config, mel_config, what=f"the mel given to the {self.name} vocoder")
         if log_mel.dim() != 3 or log_mel.shape[1] != self.mel_config.n_mels:
@@ -39,4 +44,6 @@ class Vocoder(nn.Module, ABC):
                 f"{self.name} vocoder expects a log-mel of shape [n, {self.mel_config.n_mels}, frames], "
                 f"got {tuple(log_mel.shape)}"
             )
-        return self.synthesize(log_mel)
+        if period is not None and not 0 < period < log_mel.shape[-1]:
+            raise ValueError(f"a loop's period must be in (0, {log_mel.shape[-1]}) frames, got {period}")
+        return self.synthesize(log_mel, period)

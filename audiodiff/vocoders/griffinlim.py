@@ -41,10 +41,11 @@ class GriffinLimVocoder(Vocoder):
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, "iterations": self.n_iter, "momentum": self.momentum}
 
-    def synthesize(self, log_mel: Tensor) -> Tensor:
+    def synthesize(self, log_mel: Tensor, period: int | None = None) -> Tensor:
         """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``.
 
-        Runs on the device of ``log_mel`` in its dtype (at least float32).
+        Runs on the device of ``log_mel`` in its dtype (at least float32). ``period`` is not
+        needed: the zero-phase start repeats with any period the magnitude has.
         """
         dtype = torch.promote_types(log_mel.dtype, torch.float32)
         magnitude = self.mel_inverse(log_mel.to(dtype).exp())

@@ -44,10 +44,11 @@ class NeuralVocoder(Vocoder):
     def settings(self) -> dict[str, Any]:
         return {"name": self.name, "weights_hash": self.weights_hash, **self.synthesis_config.to_dict()}
 
-    def synthesize(self, log_mel: Tensor) -> Tensor:
-        """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``."""
+    def synthesize(self, log_mel: Tensor, period: int | None = None) -> Tensor:
+        """Natural-log mel ``[n, n_mels, frames]`` -> waveform ``[n, (frames - 1) * hop_length]``;
+        with ``period``, the integrated phase repeats with it (:class:`Synthesis`)."""
         log_mel = log_mel.to(self.network.head.weight.dtype)
-        return self.synthesis(self.network(log_mel), log_mel)
+        return self.synthesis(self.network(log_mel), log_mel, period)
 
     def save_pretrained(
         self, path: str | Path, *, overwrite: bool = False, dtype: torch.dtype = torch.float32

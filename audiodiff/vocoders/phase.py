@@ -30,10 +30,16 @@ from audiodiff.vocoders.differences import central_difference, local_maxima, sec
 TOLERANCE = 1e-3
 
 
-def gradient_phase(magnitude: Tensor, frequency: Tensor, mel_config: MelConfig) -> Tensor:
+def gradient_phase(magnitude: Tensor, frequency: Tensor, mel_config: MelConfig,
+                   period: int | None = None) -> Tensor:
     """STFT magnitude ``[n, n_fft // 2 + 1, frames]`` (of a Hann-window, ``center=True`` STFT with
     ``mel_config``'s sizes) and each bin's instantaneous frequency (same shape, cycles per sample:
     what is integrated over time) -> phase of the same shape, in ``torch.stft``'s convention.
+
+    ``period``: the inputs are a loop of ``period`` frames unrolled (``period < frames``). Each
+    bin's time integral then advances by a whole number of turns over one period, measured at the
+    middle of the unrolled frames (:func:`_whole_turns`), so the phase repeats with the period
+    wherever the magnitude does.
 
     Deterministic and without gradient (the result is detached).
     """
@@ -51,6 +57,8 @@ def gradient_phase(magnitude: Tensor, frequency: Tensor, mel_config: MelConfig) 
         # Instantaneous frequency (cycles per sample) -> phase advance per frame.
         frequency = frequency.detach().transpose(1, 2).to(log_magnitude)
         time_phase = _trapezoid_cumsum(2 * math.pi * hop * frequency, 1)
+        if period is not None:
+            time_phase = _whole_turns(time_phase, period)
         # Local group delay -> phase change from bin to bin.
         bin_phase = _trapezoid_cumsum(-gamma * central_difference(log_magnitude, 1) / (hop * n_fft), 2)
         # A peak region is tonal where its peak curves along frequency more, relative to a
@@ -71,6 +79,23 @@ def _trapezoid_cumsum(step: Tensor, dim: int) -> Tensor:
     """Running trapezoidal integral of ``step`` along ``dim``, starting at 0; same shape."""
     mids = (step.narrow(dim, 1, step.shape[dim] - 1) + step.narrow(dim, 0, step.shape[dim] - 1)) / 2
     return torch.cat([torch.zeros_like(step.narrow(dim, 0, 1)), mids.cumsum(dim)], dim)
+
+
+def _whole_turns(time_phase: Tensor, period: int) -> Tensor:
+    """Running phase ``[n, frames, bins]`` less a ramp per bin, so that from the middle frame ``s``
+    (``(frames - period) // 2``) to ``s + period`` it advances by a whole number of turns.
+
+    The ramp takes off each bin's advance over that period modulo a turn (at most half a turn, so
+    its frequency moves by at most half a cycle per period) spread evenly over the period.
+    """
+    frames = time_phase.shape[1]
+    if not 0 < period < frames:
+        raise ValueError(f"period must be in (0, {frames}) frames, got {period}")
+    start = (frames - period) // 2
+    advance = time_phase[:, start + period] - time_phase[:, start]  # [n, bins]
+    excess = advance - 2 * math.pi * torch.round(advance / (2 * math.pi))
+    ramp = torch.arange(frames, device=time_phase.device, dtype=time_phase.dtype)[None, :, None]
+    return time_phase - ramp * (excess / period)[:, None, :]
 
 
 def _at_peaks(log_magnitude: Tensor, values: Tensor) -> Tensor:

@@ -74,10 +74,14 @@ class Synthesis(nn.Module):
         self.config = config
         self.refit = MelInverse(mel_config, config.refine_fit_steps)
 
-    def forward(self, magnitude: Tensor, log_mel: Tensor) -> Tensor:
-        """The magnitude with the phase integrated from it at the mel-fitted frequency, refined."""
+    def forward(self, magnitude: Tensor, log_mel: Tensor, period: int | None = None) -> Tensor:
+        """The magnitude with the phase integrated from it at the mel-fitted frequency, refined.
+
+        ``period``: the inputs are a loop of that many frames unrolled; the integrated phase is
+        made to repeat with it (:func:`gradient_phase`), so the waveform does too, away from the ends.
+        """
         frequency = mel_fitted_frequency(magnitude, log_mel, self.mel_config)
-        return self.refine(magnitude, gradient_phase(magnitude, frequency, self.mel_config), log_mel)
+        return self.refine(magnitude, gradient_phase(magnitude, frequency, self.mel_config, period), log_mel)
 
     def refine(self, magnitude: Tensor, phase: Tensor, log_mel: Tensor) -> Tensor:
         """Magnitude and phase ``[n, n_fft // 2 + 1, frames]`` and the log-mel ``[n, n_mels, frames]``
