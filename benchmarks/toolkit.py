@@ -1,6 +1,6 @@
 """Measured properties of the sound-design operations (issue 17) on the bundled model.
 
-Usage: python benchmarks/toolkit.py [--threads 1] [--seeds 20] [--inputs 10] [--steps 25]
+Usage: python benchmarks/toolkit.py [--threads 1] [--seeds 20] [--first-seed 0] [--inputs 10] [--steps 25]
        [--durations 2 10 30 60] [--only inpaint loop extend vary interpolate long]
 
 Inputs are the bundled model's own samples (``samples/*.wav`` with the prompt in their sidecar).
@@ -44,6 +44,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
+SILENT = 1e-3  # a loop whose peak is below this is silence, whatever its wrap measures
 PAIRS = [("a punchy electronic kick drum", "a crash cymbal"), ("violin note a4", "trumpet note c5"),
          ("a warm synth pad chord at c4", "a shaker"), ("acoustic grand piano note c4", "marimba note e4"),
          ("a low tom", "a hand clap")]
@@ -115,7 +116,8 @@ class Bench:
         rows, rate = [], self.config.sample_rate
         for k in range(self.args.seeds):
             audio, prompt = self.input(k)
-            out = self.timed("inpaint", inpaint, self.pipe, audio, [(0.6, 1.0)], prompt=prompt, seed=k)
+            out = self.timed("inpaint", inpaint, self.pipe, audio, [(0.6, 1.0)], prompt=prompt,
+                             seed=k + self.args.first_seed)
             known = self.mel_of(audio)
             generate = generated_samples([(0.6, 1.0)], len(audio), rate)
             mask = frame_mask(generate, known.shape[-1], self.config, crossfade=round(CROSSFADE * rate))
@@ -136,13 +138,18 @@ class Bench:
         rows = []
         for k in range(self.args.seeds):
             _, prompt = self.input(k)
-            looped = self.timed("loop 2 s", generate_long, self.pipe, 2.0, prompt, seed=k, loop=True).audio[0]
-            plain = self.timed("sample 2 s", self.pipe, prompt, seed=k, duration=2.0).audio[0]
-            rows.append(self.wrap(looped) + self.wrap(plain))
+            seed = k + self.args.first_seed
+            looped = self.timed("loop 2 s", generate_long, self.pipe, 2.0, prompt, seed=seed, loop=True).audio[0]
+            plain = self.timed("sample 2 s", self.pipe, prompt, seed=seed, duration=2.0).audio[0]
+            level = 20 * torch.log10(looped.pow(2).mean().sqrt().clamp_min(1e-9)
+                                     / plain.pow(2).mean().sqrt().clamp_min(1e-9))
+            rows.append((*self.wrap(looped), *self.wrap(plain), float(level),
+                         float(looped.abs().max() < SILENT)))
         names = ["wrap flux/p95", "wrap flux rank (uniform if seamless)", "jump/p95 step", "jump/median step",
                  "jump/p95 step near the wrap"]
         return self.summary("loop (2 s) vs plain sample", rows, [f"loop {n}" for n in names] +
-                            [f"plain {n}" for n in names])
+                            [f"plain {n}" for n in names] + ["loop RMS level - plain's (dB)",
+                                                             f"loop silent (peak < {SILENT:g}): 1, else 0"])
 
     def wrap(self, audio: torch.Tensor) -> tuple[float, float, float, float, float]:
         """(wrap flux / interior p95, its rank among the interior pairs in [0, 1], jump / p95 step,
@@ -168,7 +175,8 @@ class Bench:
         rows, rate = [], self.config.sample_rate
         for k in range(self.args.seeds):
             audio, prompt = self.input(k, 1.0)
-            out = self.timed("extend 1 s + 1 s", extend, self.pipe, audio, 1.0, prompt=prompt, seed=k)
+            out = self.timed("extend 1 s + 1 s", extend, self.pipe, audio, 1.0, prompt=prompt,
+                             seed=k + self.args.first_seed)
             assert torch.equal(out.audio[0, :len(audio)], audio)
             generate = torch.arange(out.audio.shape[-1]) >= len(audio)
             frames = out.mel.shape[-1]
@@ -221,7 +229,10 @@ class Bench:
         lines = [f"## {title}, {len(rows)} seeds", "", "| measure | median | max | <= 1 |", "|---|---|---|---|"]
         for j, name in enumerate(names):
             col = values[:, j]
-            passing = f"{int((col <= 1).sum())}/{len(col)}" if "err" not in name and "rank" not in name else "-"
+            passing = "-" if any(word in name for word in ("err", "rank", "dB", "silent")) else \
+                f"{int((col <= 1).sum())}/{len(col)}"
+            if "silent" in name:
+                passing = f"{int(col.sum())}/{len(col)} silent"
             lines.append(f"| {name} | {col.median():.3g} | {col.max():.3g} | {passing} |")
         return [*lines, ""]
 
@@ -273,6 +284,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seeds", type=int, default=20)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="inpaint, loop and extend use seeds from this one on (input k still gets k)")
     parser.add_argument("--inputs", type=int, default=10)
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--durations", type=float, nargs="+", default=[2.0, 10.0, 30.0, 60.0])

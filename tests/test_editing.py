@@ -32,7 +32,7 @@ from audiodiff.operations import (
     vary,
 )
 from audiodiff.operations.core import window_frames
-from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known
+from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known, loop_cut
 from audiodiff.pipeline import Pipeline
 from audiodiff.samplers import SAMPLERS, denoiser_calls, get_sampler
 from audiodiff.schedules import karras_sigmas
@@ -237,38 +237,53 @@ def test_splice_keeps_the_original_and_continues_it_into_the_generated_signal() 
 # ---------------------------------------------------------------- loops
 
 
-def pointwise(x: Tensor, sigma: Tensor) -> Tensor:
-    """A denoiser that mixes mel bins frame by frame: exactly shift-equivariant along time."""
-    weight = torch.linspace(-1, 1, x.shape[1] ** 2).reshape(x.shape[1], x.shape[1])
-    return torch.tanh(torch.einsum("ij,njt->nit", weight, x) / (1 + sigma[:, None, None]))
-
-
 @pytest.mark.parametrize("frames", [20, 34, 57, 200])
-def test_circular_windows_treat_the_wrap_like_any_other_frame(pipe: Pipeline, frames: int) -> None:
-    """Turning the problem and the window grid by k turns the estimate by k, for the real network."""
-    area = Canvas(frames, window_frames(pipe), pipe.config.unet.length_multiple, loop=True)
+def test_cutting_a_loop_elsewhere_turns_the_estimate_with_it(pipe: Pipeline, frames: int) -> None:
+    """Cut at frame k, the real network's blended estimate of x is the estimate of x turned by k
+    (cut at 0), turned back."""
     cond, uncond = pipe.conditioner(["kick"]), pipe.conditioner.null(1)
     from audiodiff.operations.core import network
 
     fn = network(pipe, cond, uncond, 2.0, 1.0)  # no duration conditioning: seconds unused
     x = torch.randn(1, TINY_MEL.n_mels, frames, generator=torch.Generator().manual_seed(0)) * 3
     sigma = torch.tensor([3.0])
+    window, multiple = window_frames(pipe), pipe.config.unet.length_multiple
+    at_zero = Canvas(frames, window, multiple, loop=True)
     with torch.inference_mode():
-        for offset, k in [(0, 5), (7, frames - 1), (3, frames // 2)]:
-            turned = area.blend(fn, x.roll(k, -1), sigma, (offset + k) % frames)
-            torch.testing.assert_close(turned, area.blend(fn, x, sigma, offset).roll(k, -1), atol=1e-6, rtol=0)
+        for k in (5, frames - 1, frames // 2):
+            cut = Canvas(frames, window, multiple, loop=True, cut=k)
+            torch.testing.assert_close(cut.blend(fn, x, sigma), at_zero.blend(fn, x.roll(-k, -1), sigma).roll(k, -1),
+                                       atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("sampler", ODE_SAMPLERS)
-@pytest.mark.parametrize("frames", [30, 150])
-def test_looped_sampling_commutes_with_a_turn_for_an_equivariant_denoiser(sampler: str, frames: int) -> None:
-    area = Canvas(frames, 32, 2, loop=True)
-    sigmas = karras_sigmas(5)
-    x = torch.randn(1, 6, frames, generator=torch.Generator().manual_seed(1)) * sigmas[0]
-    run = get_sampler(sampler)
-    out = run(area.wrap(pointwise), x, sigmas)
-    turned = run(area.wrap(pointwise), x.roll(11, -1), sigmas)
-    torch.testing.assert_close(turned, out.roll(11, -1), atol=1e-4, rtol=1e-5)  # states reach |x| ~ 80
+@pytest.mark.parametrize("frames", [10, 30, 150])
+def test_a_loop_is_a_line_from_the_cut_that_runs_on_past_the_wrap(frames: int) -> None:
+    """Windows start at the cut; the line's last positions repeat the frames after the cut, so the
+    frames before the wrap are denoised seeing what follows them; the repeats' estimates are dropped."""
+    area = Canvas(frames, 32, 2, loop=True, cut=3)
+    margin = area.line - frames
+    assert margin >= 32 // 8 and area.starts()[0] == 0 and area.indices(0)[0] == 3
+    seen: list[Tensor] = []
+
+    def position(x: Tensor, sigma: Tensor) -> Tensor:  # each window's estimate: its own positions
+        seen.append(x[:, 0, :].clone())
+        return torch.arange(x.shape[-1], dtype=x.dtype).expand_as(x).clone()
+
+    x = torch.arange(frames, dtype=torch.float32).expand(1, 4, frames).clone()
+    out = area.blend(position, x, torch.ones(1))
+    last = torch.cat(seen)[-1]  # the last window's input: circle frames, from its start on
+    tail = [(3 + p) % frames for p in range(area.line - area.length, area.line)]
+    assert last.long().tolist() == tail  # it runs past frame 2 (the one before the cut) into 3, 4, ...
+    if area.line <= area.length:  # one window: each frame's estimate is its own position, never a repeat's
+        assert out[0, 0].long().tolist() == [(j - 3) % frames for j in range(frames)]
+    assert torch.all(area.coverage() > 0)
+
+
+def test_loop_cut_is_the_middle_of_the_longest_known_run() -> None:
+    mask = torch.tensor([1, 1, 0, 0, 1, 1, 1, 0.5, 0, 1, 1, 1], dtype=torch.float32)
+    assert loop_cut(mask) == 11  # the run 9, 10, 11, 0, 1 (across the wrap) is the longest
+    assert loop_cut(torch.tensor([0, 1, 1, 1, 0.0])) == 2
+    assert loop_cut(torch.zeros(6)) == 0 and loop_cut(torch.ones(6)) == 0
 
 
 @pytest.mark.parametrize("sampler", SAMPLER_NAMES)
@@ -370,16 +385,14 @@ def test_windows_cover_every_frame_and_their_weights_sum_to_one(frames: int, loo
     if not loop and frames <= 34 and frames % 2:
         return
     area = Canvas(frames, 34, 2, loop=loop)
-    assert area.length % 2 == 0 and area.length <= max(34, frames + 1)
-    for offset in (0, 13):
-        assert torch.all(area.coverage(offset) > 0)
-        constant = torch.full((1, 3, frames), 0.37)
-        blended = area.blend(lambda x, s: torch.full_like(x, 0.37), constant, torch.ones(1), offset)
-        torch.testing.assert_close(blended, constant, atol=1e-6, rtol=0)
-    if not loop:
-        starts = area.starts()
-        assert starts[0] == 0 and starts[-1] + area.length == max(frames, area.length)
-        assert all(b - a <= area.length // 2 for a, b in zip(starts, starts[1:], strict=False))
+    assert area.length <= 34 and (area.length % 2 == 0 or area.length == area.line)
+    assert torch.all(area.coverage() > 0)
+    constant = torch.full((1, 3, frames), 0.37)
+    blended = area.blend(lambda x, s: torch.full_like(x, 0.37), constant, torch.ones(1))
+    torch.testing.assert_close(blended, constant, atol=1e-6, rtol=0)
+    starts = area.starts()
+    assert starts[0] == 0 and starts[-1] + area.length == max(area.line, area.length)
+    assert all(b - a <= area.length // 2 for a, b in zip(starts, starts[1:], strict=False))
 
 
 def count_rows(pipe: Pipeline) -> tuple[list[tuple[int, int]], object]:

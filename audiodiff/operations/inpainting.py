@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
@@ -12,7 +13,7 @@ from torch import Tensor
 from audiodiff import samplers
 from audiodiff.operations import core, source, splicing
 from audiodiff.operations.checks import number, waveform
-from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known
+from audiodiff.operations.regions import check_regions, frame_mask, generated_samples, keep_known, loop_cut
 from audiodiff.pipeline import Generation, Pipeline, ProgressFn
 
 CROSSFADE = 0.1  # seconds of mel crossfade inside a regenerated region (benchmarks/toolkit.py)
@@ -38,6 +39,7 @@ def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float | 
     fade = None if crossfade is None else round(number("crossfade", crossfade, low=0.0, high=10.0)
                                                 * config.sample_rate)
     mask = frame_mask(flags, src.area.frames, config, crossfade=fade, loop=loop).to(pipe.device)
+    area = dataclasses.replace(src.area, cut=loop_cut(mask.cpu())) if loop else src.area
     sigmas = settings.sigmas(pipe)
     mels, audios = [], []
     for i, row_seed in enumerate(seeds):
@@ -45,9 +47,9 @@ def _fill(pipe: Pipeline, base: Tensor, generate: Tensor, *, crossfade: float | 
         noise = samplers.randn_rows(src.mel.shape, [gen], device=pipe.device)
         x = noise * sigmas[0] + mask * src.mel
         callback = core.row_progress(progress, i, len(seeds), settings.steps)
-        mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, src.area,
+        mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, area,
                            partial(keep_known, known=src.mel, mask=mask), callback)
-        audio = source.to_audio(pipe, mel, src.area, src.samples)[0]
+        audio = source.to_audio(pipe, mel, area, src.samples)[0]
         kept = splicing.splice(base.cpu(), audio, ~generate, config, loop=loop)
         mels.append(mel)
         audios.append(kept[None])

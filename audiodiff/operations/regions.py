@@ -96,6 +96,27 @@ def _runs(flags: Tensor, loop: bool) -> list[int]:
     return lengths
 
 
+def loop_cut(mask: Tensor) -> int:
+    """Where to cut a loop's circle open (:class:`~audiodiff.operations.windows.Canvas` ``cut``)
+    for a frame mask ``[frames]`` on it: the middle of its longest run of wholly known frames
+    (``mask == 1``, runs joined across the wrap), so that every generated frame is denoised with
+    the frames on both sides of it; 0 when no frame, or every frame, is wholly known."""
+    known = (mask >= 1).tolist()
+    if all(known) or not any(known):
+        return 0
+    frames = len(known)
+    first = known.index(False)  # walk the circle from a generated frame: no run is split by the wrap
+    best_start, best_length, start, length = 0, 0, 0, 0
+    for i in ((first + k) % frames for k in range(frames)):
+        if not known[i]:
+            length = 0
+            continue
+        start, length = (i, 1) if length == 0 else (start, length + 1)
+        if length > best_length:
+            best_start, best_length = start, length
+    return (best_start + best_length // 2) % frames
+
+
 def keep_known(fn: DenoiseFn, known: Tensor, mask: Tensor) -> DenoiseFn:
     """``fn`` whose ``x0`` estimate is ``mask * known + (1 - mask) * estimate``.
 
