@@ -459,6 +459,14 @@ def test_interpolation_endpoints_are_plain_generations(pipe: Pipeline, sampler: 
     assert out.settings["t"] == [0.0, 0.5, 1.0] and out.seeds == [3, 40, 40]
 
 
+def test_looped_interpolation_endpoints_are_fresh_loops(pipe: Pipeline) -> None:
+    out = interpolate(pipe, label_a="kick", label_b="hat", seed_a=3, seed_b=40, num=3, steps=3, loop=True,
+                      duration=0.5)
+    for row, label, seed in [(0, "kick", 3), (2, "hat", 40)]:
+        alone = generate_long(pipe, 0.5, label=label, seed=seed, steps=3, loop=True)
+        assert torch.equal(out.mel[row], alone.mel[0]) and torch.equal(out.audio[row], alone.audio[0])
+
+
 def test_text_interpolation_endpoints_and_conditioning(text_pipe: Pipeline) -> None:
     out = interpolate(text_pipe, "a deep kick drum", "a bell", seed_a=1, num=3)
     a = text_pipe("a deep kick drum", seed=1)

@@ -40,7 +40,8 @@ def interpolate(
     and resampled token sequences); the unconditional branch is shared. ``prompt_b`` / ``label_b``
     default to A's (a seed walk), ``seed_b`` to ``seed_a`` (a prompt walk). The endpoints equal
     :func:`generate_long` (plain ``pipe(...)`` up to the training duration) with A's and B's
-    prompt and seed, bit for bit. The ancestral samplers (ddpm, euler_a) draw each step's fresh
+    prompt and seed, bit for bit (with ``loop``, each row is turned to start at its steadiest
+    point, as ``generate_long``'s loops are). The ancestral samplers (ddpm, euler_a) draw each step's fresh
     noise from the generator of the nearer endpoint's seed (``seeds[i]``), so their path has a
     step at ``t = 0.5``; the ODE samplers' path is continuous.
 
@@ -72,8 +73,12 @@ def interpolate(
         gen = gen_a if t < 0.5 else gen_b
         mel = core.denoise(pipe, settings, cond, a.uncond, x, sigmas, gen, area, callback=callback)
         seeds.append(seed_a if t < 0.5 else seed_b)
+        if loop:  # a fresh loop, turned like generate_long's
+            mel, audio, _ = source.to_fresh_loop(pipe, mel, area, samples)
+        else:
+            audio = source.to_audio(pipe, mel, area, samples)
         mels.append(mel)
-        audios.append(source.to_audio(pipe, mel, area, samples))
+        audios.append(audio)
     record = {"operation": "interpolate", "prompt_a": prompt_a, "prompt_b": prompt_b, "label_a": label_a,
               "label_b": label_b, "seed_a": seed_a, "seed_b": seed_b, "t": ts, "duration": float(d),
               "negative_prompt": negative_prompt, "loop": bool(loop), **settings.record()}
