@@ -32,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("train", help="train with a recipe (LightningCLI; see recipes/)", add_help=False)
     sub.add_parser("distill", help="guidance-distil a model with a recipe (recipes/distill-guidance.yaml)",
                    add_help=False)
+    sub.add_parser("distill-steps", help="halve a model's sampling steps by progressive distillation with a "
+                   "recipe (recipes/distill-steps.yaml)", add_help=False)
     sub.add_parser("train-vocoder", help="train the neural vocoder with a recipe (recipes/vocoder.yaml)",
                    add_help=False)
     finetune.add_parsers(sub)
@@ -72,6 +74,13 @@ def _distill(argv: Sequence[str]) -> int:
     return 0
 
 
+def _distill_steps(argv: Sequence[str]) -> int:
+    from audiodiff.training.cli import distill_steps
+
+    distill_steps(argv)
+    return 0
+
+
 def _train_vocoder(argv: Sequence[str]) -> int:
     from audiodiff.training.cli import train_vocoder
 
@@ -81,7 +90,7 @@ def _train_vocoder(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    trainers = {"train": _train, "distill": _distill, "train-vocoder": _train_vocoder}
+    trainers = {"train": _train, "distill": _distill, "distill-steps": _distill_steps, "train-vocoder": _train_vocoder}
     if argv[:1] and argv[0] in trainers:
         return run(lambda _: trainers[argv[0]](argv[1:]), argparse.Namespace())
     parser = build_parser()

@@ -96,11 +96,16 @@ class TrainingModule(L.LightningModule):
         """The optimizer's parameter groups: by default one of every trainable parameter."""
         return [{"params": [p for p in self.parameters() if p.requires_grad]}]
 
+    @property
+    def init_source(self) -> str | None:
+        """The saved folder fitting starts from: ``init_from`` (``None``: the initialisation)."""
+        return self.hparams.init_from
+
     def setup(self, stage: str) -> None:
-        """Start from ``init_from`` when fitting (a resumed checkpoint's weights replace it later)."""
-        if self.hparams.init_from is not None and stage == "fit":
-            new = self.init_weights_from(Path(self.hparams.init_from))
-            rank_zero_info(f"initialised from {self.hparams.init_from}" +
+        """Start from :attr:`init_source` when fitting (a resumed checkpoint's weights replace it later)."""
+        if self.init_source is not None and stage == "fit":
+            new = self.init_weights_from(Path(self.init_source))
+            rank_zero_info(f"initialised from {self.init_source}" +
                            (f"; new, left at their initialisation: {', '.join(new)}" if new else ""))
 
     def init_weights_from(self, path: Path) -> list[str]:

@@ -1,6 +1,7 @@
-"""``audiodiff train``, ``audiodiff distill`` and ``audiodiff train-vocoder``: LightningCLI over the
-diffusion trainer (:class:`DiffusionModule`, :class:`AudioDataModule`), guidance distillation
-(:class:`GuidanceDistillModule`, same data) and the vocoder trainer (:class:`VocoderModule`,
+"""``audiodiff train``, ``distill``, ``distill-steps`` and ``train-vocoder``: LightningCLI over the
+diffusion trainer (:class:`DiffusionModule`, :class:`AudioDataModule`), guidance and progressive
+distillation (:class:`GuidanceDistillModule`, :class:`ProgressiveDistillModule`, same data) and
+the vocoder trainer (:class:`VocoderModule`,
 :class:`WaveformDataModule`).
 
 Every run writes under ``trainer.default_root_dir``: every logger's ``save_dir`` is linked to it,
@@ -25,7 +26,7 @@ from audiodiff.data.datamodule import AudioDataModule
 from audiodiff.data.waveforms import WaveformDataModule
 from audiodiff.training.base import TrainingModule
 from audiodiff.training.checkpoint import AtomicCheckpointIO
-from audiodiff.training.distill import GuidanceDistillModule
+from audiodiff.training.distill import GuidanceDistillModule, ProgressiveDistillModule
 from audiodiff.training.module import DiffusionModule
 from audiodiff.training.vocoder_module import VocoderModule
 
@@ -92,6 +93,12 @@ def train(argv: Sequence[str]) -> None:
 def distill(argv: Sequence[str]) -> None:
     """``audiodiff distill``: guidance-distil a model with a recipe (``recipes/distill-guidance.yaml``)."""
     run_cli(TrainCLI, GuidanceDistillModule, AudioDataModule, argv)
+
+
+def distill_steps(argv: Sequence[str]) -> None:
+    """``audiodiff distill-steps``: halve a model's steps by progressive distillation
+    (``recipes/distill-steps.yaml``)."""
+    run_cli(TrainCLI, ProgressiveDistillModule, AudioDataModule, argv)
 
 
 def train_vocoder(argv: Sequence[str]) -> None:

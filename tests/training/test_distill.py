@@ -9,6 +9,7 @@ import lightning as L
 import pytest
 import torch
 
+from audiodiff import schedules
 from audiodiff.conditioning import ConditionerConfig
 from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import SamplingDefaults
@@ -17,7 +18,13 @@ from audiodiff.data.datamodule import AudioDataModule
 from audiodiff.data.toy import make_toy_dataset
 from audiodiff.denoiser import guided
 from audiodiff.pipeline import Pipeline
-from audiodiff.training.distill import GuidanceDistillModule
+from audiodiff.training.distill import (
+    GuidanceDistillModule,
+    ProgressiveDistillModule,
+    euler_step,
+    teacher_steps,
+    two_step_target,
+)
 from audiodiff.training.module import DiffusionModule
 from tests.training.test_diffusion_training import MEL, UNET
 
@@ -153,3 +160,102 @@ def test_a_distilled_teacher_and_a_bad_range_are_refused(teacher: Path, text_cac
     path = fitted(teacher, text_cache, tmp_path / "fit", 1).exportable().save_pretrained(tmp_path / "student")
     with pytest.raises(ValueError, match="itself guidance-distilled"):
         fitted(path, text_cache, tmp_path / "again", 1)
+
+
+# ---------------------------------------------------------------- progressive distillation
+
+
+@pytest.mark.parametrize("schedule", sorted(schedules.SCHEDULES))
+@pytest.mark.parametrize("steps", [2, 4, 7, 13])
+def test_every_other_sigma_of_the_teachers_schedule_is_the_students(schedule: str, steps: int) -> None:
+    student = schedules.get_sigmas(schedule, steps)
+    teacher = schedules.get_sigmas(schedule, teacher_steps(steps))
+    assert len(teacher) == 2 * steps and teacher[-1] == 0
+    torch.testing.assert_close(teacher[::2], student[:-1], atol=0, rtol=1e-12)
+    with pytest.raises(ValueError, match="at least 2 steps"):
+        teacher_steps(1)
+
+
+def test_one_step_on_the_two_step_target_lands_where_two_teacher_steps_land() -> None:
+    """For a nonlinear teacher, one Euler (DDIM) step with the target estimate from sigma to
+    sigma_next equals the teacher's two steps through the middle; on the last step (to 0) the
+    target is the teacher's estimate at sigma."""
+    gen = torch.Generator().manual_seed(0)
+    weight = torch.randn(6, 6, generator=gen) * 0.5
+
+    def teacher(x: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(torch.einsum("ij,njt->nit", weight, x)) / (1 + sigma[:, None, None])
+
+    x = torch.randn(3, 6, 10, generator=gen, dtype=torch.float64) * 5
+    teacher64 = lambda x, s: teacher(x.float(), s.float()).double()  # noqa: E731
+    sigma, middle, sigma_next = (torch.tensor(v, dtype=torch.float64) for v in
+                                 ([5.0, 1.0, 0.002], [2.0, 0.4, 0.0], [0.8, 0.1, 0.0]))
+    target = two_step_target(teacher64, x, sigma, middle, sigma_next)
+    one = euler_step(x, target, sigma, sigma_next)
+    halfway = euler_step(x, teacher64(x, sigma), sigma, middle)
+    two = euler_step(halfway[:2], teacher64(halfway[:2], middle[:2]), middle[:2], sigma_next[:2])
+    torch.testing.assert_close(one[:2], two, atol=1e-9, rtol=0)
+    torch.testing.assert_close(target[2:], teacher64(x[2:], sigma[2:]), atol=1e-6, rtol=0)
+    with pytest.raises(AssertionError):  # a single teacher step is not the same place
+        torch.testing.assert_close(one[:2], euler_step(x[:2], teacher64(x[:2], sigma[:2]), sigma[:2],
+                                                       sigma_next[:2]), atol=1e-3, rtol=0)
+
+
+def progressive(teacher: Path, steps: int, **kwargs) -> ProgressiveDistillModule:
+    return ProgressiveDistillModule(unet=UNET, teacher=str(teacher), steps=steps, lr=2e-3, warmup_steps=2,
+                                    ema_decay=0.5, seed=2, pitch_conditioning=True, sampling=SAMPLING, **kwargs)
+
+
+def test_progressive_students_halve_the_steps_round_after_round(teacher: Path, text_cache: Path,
+                                                               tmp_path: Path) -> None:
+    """A guided teacher, then the round's own export as the next teacher: each student learns its
+    two-step target (the loss falls), exports as a one-pass ddim model of its steps, and samples."""
+    batch = a_batch(text_cache)
+
+    def loss(module: ProgressiveDistillModule) -> float:
+        gen = torch.Generator().manual_seed(123)
+        with torch.no_grad():
+            return float(sum(module.model_step(batch, gen, module.denoiser.network) for _ in range(8)) / 8)
+
+    source = teacher
+    for steps in (4, 2):
+        untrained = progressive(source, steps)
+        data = AudioDataModule(cache=str(text_cache), batch_size=4, val_batches=1)
+        data.setup("fit")
+        untrained.configure_from_data(data.mel_config, data.conditioner_config)
+        untrained.init_weights_from(source)
+        module = progressive(source, steps)
+        torch.manual_seed(0)
+        trainer(tmp_path / f"fit{steps}", 60).fit(module, AudioDataModule(cache=str(text_cache), batch_size=4,
+                                                                         val_batches=1))
+        assert loss(module) < 0.7 * loss(untrained)
+        source = module.exportable().save_pretrained(tmp_path / f"student{steps}")
+        pipe = Pipeline.from_pretrained(source, vocoder="griffinlim")
+        assert pipe.config.defaults.steps == steps and pipe.config.defaults.sampler == "ddim"
+        assert pipe.config.conditioner.guidance
+        rows: list[int] = []
+        pipe.denoiser.network.register_forward_hook(lambda _m, args, _o, seen=rows: seen.append(args[0].shape[0]))
+        out = pipe("a deep kick drum thump", seed=0)
+        assert rows == [1] * steps and torch.isfinite(out.audio).all()
+
+
+def test_progressive_distillation_refuses_another_noise_process(teacher: Path, text_cache: Path,
+                                                                tmp_path: Path) -> None:
+    from audiodiff.denoiser import DiffusionConfig
+
+    module = progressive(teacher, 2, diffusion=DiffusionConfig(sigma_max=40.0))
+    with pytest.raises(ValueError, match="another noise process"):
+        trainer(tmp_path / "fit", 1).fit(module, AudioDataModule(cache=str(text_cache), batch_size=4, val_batches=1))
+
+
+@pytest.mark.parametrize("kind", [GuidanceDistillModule, ProgressiveDistillModule])
+def test_the_student_starts_from_its_teacher_when_init_from_is_passed_as_none(kind: type, teacher: Path) -> None:
+    """LightningCLI passes every default explicitly, ``init_from=None`` among them, and sets the
+    hyperparameters from its parsed config after construction."""
+    extra = {"steps": 4} if kind is ProgressiveDistillModule else {}
+    module = kind(unet=UNET, teacher=str(teacher), init_from=None, pitch_conditioning=True, **extra)
+    assert module.init_source == str(teacher)
+    module.hparams.init_from = None  # as LightningCLI leaves it
+    assert module.init_source == str(teacher)
+    other = kind(unet=UNET, teacher=str(teacher), init_from="elsewhere", pitch_conditioning=True, **extra)
+    assert other.init_source == "elsewhere"
