@@ -56,7 +56,7 @@ def generate_long(
     equals ``pipe(prompt, duration=duration, ...)`` bit for bit. With ``loop`` the mel is a circle
     of ``round(samples / hop_length)`` frames and the audio one seamless period of exactly
     ``round(duration * sample_rate)`` samples (:func:`signal.vocode_loop`), turned to start at its
-    steadiest point (:func:`source.to_fresh_loop`); use :func:`bars_to_seconds` for a number of
+    steadiest point (:func:`source.to_new_audio`); use :func:`bars_to_seconds` for a number of
     bars at a tempo.
 
     Returns ``audio [num, samples]``, ``mel [num, n_mels, frames]``; ``settings`` records
@@ -76,11 +76,8 @@ def generate_long(
         x = samplers.randn_rows(shape, [gen], device=pipe.device) * sigmas[0]
         callback = core.row_progress(progress, i, num, settings.steps)
         mel = core.denoise(pipe, settings, *conditions.row(i), x, sigmas, gen, area, callback=callback)
-        if loop:
-            mel, audio, turn = source.to_fresh_loop(pipe, mel, area, samples)
-            turns.append(turn)
-        else:
-            audio = source.to_audio(pipe, mel, area, samples)
+        mel, audio, turn = source.to_new_audio(pipe, mel, area, samples)
+        turns.append(turn)
         mels.append(mel)
         audios.append(audio)
     record = {**conditions.record, **settings.record(), "duration": float(duration), "operation": "generate",

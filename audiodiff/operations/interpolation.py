@@ -73,10 +73,7 @@ def interpolate(
         gen = gen_a if t < 0.5 else gen_b
         mel = core.denoise(pipe, settings, cond, a.uncond, x, sigmas, gen, area, callback=callback)
         seeds.append(seed_a if t < 0.5 else seed_b)
-        if loop:  # a fresh loop, turned like generate_long's
-            mel, audio, _ = source.to_fresh_loop(pipe, mel, area, samples)
-        else:
-            audio = source.to_audio(pipe, mel, area, samples)
+        mel, audio, _ = source.to_new_audio(pipe, mel, area, samples)  # loops turned like generate_long's
         mels.append(mel)
         audios.append(audio)
     record = {"operation": "interpolate", "prompt_a": prompt_a, "prompt_b": prompt_b, "label_a": label_a,

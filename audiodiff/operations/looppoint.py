@@ -2,16 +2,18 @@
 
 A seamless loop has no seam anywhere, so where its file starts does not change how it sounds
 repeated; it does change what a player hears that starts it cold, fades its ends, or crossfades
-a loop region, and where an editor shows the wrap. A generated loop's content lies anywhere on
-its circle (the windows turn on every step), so its file is turned to start where the sound
-changes least: between the frame pair of least spectral flux (:func:`steadiest_turn`), then,
-within half a hop of it, between the two neighbouring samples nearest to zero
+a loop region, and where an editor shows the wrap. A new loop is generated from its cut, where a
+one-shot puts its attack (:class:`~audiodiff.operations.windows.Canvas`), and a file that starts
+on an attack puts the loop's largest change at the wrap; so its file is turned to start where
+the sound changes least: between the frame pair of least spectral flux (:func:`steadiest_turn`),
+then, within half a hop of it, between the two neighbouring samples nearest to zero
 (:func:`quietest_sample`). Loops made from a user's input (``vary``, ``inpaint``, ``extend``
 with ``loop``) keep the input's alignment and are not turned.
 """
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
@@ -22,10 +24,9 @@ def steadiest_turn(mel: Tensor) -> int:
     least mean absolute difference is found over all leading items, and ``r = j + 1``, so the
     turned circle's wrap joins frame ``frames - 1`` (old ``j``) to frame 0 (old ``j + 1``).
     """
-    flux = (mel.roll(-1, -1) - mel).abs().mean(-2)  # [..., frames]: pair j -> j + 1
-    while flux.dim() > 1:
-        flux = flux.mean(0)
-    return (int(flux.argmin()) + 1) % mel.shape[-1]
+    frames = mel.shape[-1]
+    flux = (mel.roll(-1, -1) - mel).abs().mean(-2).reshape(-1, frames).mean(0)  # [frames]: pair j -> j + 1
+    return (int(flux.argmin()) + 1) % frames
 
 
 def quietest_sample(audio: Tensor, reach: int) -> int:
@@ -40,9 +41,7 @@ def quietest_sample(audio: Tensor, reach: int) -> int:
     samples = audio.shape[-1]
     reach = min(reach, (samples - 1) // 2)
     flat = audio.reshape(-1, samples).abs()
-    best, best_score = 0, None
-    for d in sorted(range(-reach, reach + 1), key=abs):
-        score = float(flat[:, [(d - 1) % samples, d % samples]].amax())
-        if best_score is None or score < best_score:
-            best, best_score = d, score
-    return best
+    order = torch.arange(-reach, reach + 1)
+    order = order[order.abs().argsort(stable=True)]  # 0, -1, 1, -2, 2, ...: ties go to the nearest
+    score = torch.maximum(flat[:, (order - 1) % samples], flat[:, order % samples]).amax(0)
+    return int(order[int(score.argmin())])

@@ -64,9 +64,10 @@ def analyse_loop(audio: Tensor, frames: int, config: MelConfig) -> Tensor:
     return normalize(mel, config).clamp(-1, 1)[..., lead // hop: lead // hop + frames]
 
 
-def vocode(vocoder, mel: Tensor, config: MelConfig) -> Tensor:
-    """Normalised log-mel ``[1, n_mels, frames]`` -> waveform ``[1, (frames - 1) * hop_length]``."""
-    return vocoder(denormalize(mel, config), config)
+def vocode(vocoder, mel: Tensor, config: MelConfig, period: int | None = None) -> Tensor:
+    """Normalised log-mel ``[1, n_mels, frames]`` -> waveform ``[1, (frames - 1) * hop_length]``
+    (``period``: the mel is an unrolled loop of that many frames, see ``Vocoder.forward``)."""
+    return vocoder(denormalize(mel, config), config, period=period)
 
 
 def loop_crossfade(audio: Tensor, start: int, period: int, crossfade: int) -> Tensor:
@@ -105,6 +106,6 @@ def vocode_loop(vocoder, mel: Tensor, samples: int, config: MelConfig) -> Tensor
     crossfade = min(config.n_fft, period // 2)
     pad = LOOP_PAD * -(-config.n_fft // hop)
     index = torch.arange(-pad, frames + -(-crossfade // hop) + pad + 1) % frames
-    audio = vocoder(denormalize(mel[..., index.to(mel.device)], config), config, period=frames)
+    audio = vocode(vocoder, mel[..., index.to(mel.device)], config, period=frames)
     return periodic_resample(loop_crossfade(audio, pad * hop, period, crossfade), samples)
 

@@ -86,19 +86,20 @@ def to_audio(pipe: Pipeline, mel: Tensor, area: Canvas, samples: int) -> Tensor:
     return audio.clamp(-1, 1).cpu()
 
 
-def to_fresh_loop(pipe: Pipeline, mel: Tensor, area: Canvas, samples: int) -> tuple[Tensor, Tensor, list[int]]:
-    """A loop made from noise alone: mel circle ``[1, n_mels, frames]`` -> (the circle turned by
-    ``r`` frames, its audio ``[1, samples]`` turned to match and then onto the quietest sample
-    within half a hop, ``[r, samples turned]``) (:mod:`~audiodiff.operations.looppoint`).
-
-    ``r`` is the steadiest pair of the loop as heard: of the vocoded period analysed as a circle
-    (:func:`signal.analyse_loop`). The audio's sample 0 lies within half a hop of the turned
-    mel's frame 0.
+def to_new_audio(pipe: Pipeline, mel: Tensor, area: Canvas, samples: int) -> tuple[Tensor, Tensor, list[int] | None]:
+    """A sound made from noise alone: mel ``[1, n_mels, area.frames]`` -> (mel, audio ``[1, samples]``,
+    turn). On a line that is :func:`to_audio` (turn ``None``). A loop is turned to start at its
+    steadiest pair as heard (of the vocoded period analysed as a circle, :func:`signal.analyse_loop`),
+    mel by ``r`` frames and audio to match, then onto the quietest sample within half a hop
+    (:mod:`~audiodiff.operations.looppoint`); turn ``[r, samples turned]``. The audio's sample 0
+    lies within half a hop of the turned mel's frame 0.
     """
-    config, frames = pipe.config.mel, mel.shape[-1]
     audio = to_audio(pipe, mel, area, samples)
+    if not area.loop:
+        return mel, audio, None
+    config, frames = pipe.config.mel, mel.shape[-1]
     turn = looppoint.steadiest_turn(signal.analyse_loop(audio[0], frames, config))
-    audio = audio.roll(-round(turn * samples / frames), -1)
+    coarse = round(turn * samples / frames)
+    audio = audio.roll(-coarse, -1)
     fine = looppoint.quietest_sample(audio, config.hop_length // 2)
-    audio = audio.roll(-fine, -1)
-    return mel.roll(-turn, -1), audio, [turn, round(turn * samples / frames) + fine]
+    return mel.roll(-turn, -1), audio.roll(-fine, -1), [turn, coarse + fine]

@@ -72,8 +72,8 @@ def vary(
             x = noise * tail[0] if fresh else src.mel + noise * tail[0]
             callback = core.row_progress(progress, i, num, len(tail) - 1)
             mel = core.denoise(pipe, settings, *conditions.row(i), x, tail, gen, src.area, callback=callback)
-        if loop and fresh:  # a fresh loop, turned like generate_long's
-            mel, audio, _ = source.to_fresh_loop(pipe, mel, src.area, src.samples)
+        if fresh:  # a new sound, as generate_long makes it (a loop turned to its steadiest point)
+            mel, audio, _ = source.to_new_audio(pipe, mel, src.area, src.samples)
         else:
             audio = source.to_audio(pipe, mel, src.area, src.samples)
         audios.append(audio)

@@ -8,7 +8,7 @@ which sum to 1 on every frame. Memory is that of one window plus the canvas; tim
 with ``frames``.
 
 A circle is denoised as a line cut open at frame ``cut`` and run on past its end: the line's
-positions ``0 .. frames - 1`` are the circle's frames from ``cut`` on, and ``margin`` more
+positions ``0 .. frames - 1`` are the circle's frames from ``cut`` on, and ``window // 8`` more
 positions repeat its first frames (read from the same state; their estimates are dropped). So
 the frames before the cut see what follows them round the circle, and the line starts where a
 sound the model knows starts: a canvas' first frame, where a one-shot has its attack. A circle
@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 DenoiseFn = Callable[[Tensor, Tensor], Tensor]
-MARGIN = 8  # a loop's line runs on past the cut by window // MARGIN frames (benchmarks/toolkit.py, loop)
+MARGIN_DIVISOR = 8  # a loop's line runs on past its end by window // 8 frames (benchmarks/toolkit.py, loop)
 
 
 def triangle(length: int) -> Tensor:
@@ -69,11 +69,11 @@ class Canvas:
 
     @property
     def line(self) -> int:
-        """Positions of the line the windows cover: ``frames``, and a loop's ``margin`` more,
+        """Positions of the line the windows cover: ``frames``, and for a loop ``window // 8`` more,
         rounded up to ``multiple`` while that fits one window."""
         if not self.loop:
             return self.frames
-        extended = self.frames + max(1, self.window // MARGIN)
+        extended = self.frames + max(1, self.window // MARGIN_DIVISOR)
         rounded = -(-extended // self.multiple) * self.multiple
         return rounded if rounded <= self.window else extended
 
@@ -105,16 +105,17 @@ class Canvas:
         index = torch.arange(start, start + self.length)
         return (index + self.cut) % self.frames if self.loop else index
 
-    def weights(self, start: int) -> Tensor:
-        """Blending weights ``[length]`` of that window: :func:`triangle`, 0 on a loop's repeated positions."""
-        weight = triangle(self.length)
-        return weight * (torch.arange(start, start + self.length) < self.frames)
+    def weights(self, start: int, shape: Tensor) -> Tensor:
+        """Blending weights ``[length]`` of that window: ``shape`` (:func:`triangle`), 0 on a loop's
+        repeated positions (past line position ``frames - 1``)."""
+        past = start + self.length - self.frames
+        return shape if past <= 0 else torch.cat([shape[:-past], shape.new_zeros(past)])
 
     def coverage(self) -> Tensor:
         """Total blending weight ``[frames]`` each frame gets from the windows (> 0 everywhere)."""
-        total = torch.zeros(self.frames)
+        total, shape = torch.zeros(self.frames), triangle(self.length)
         for start in self.starts():
-            total.index_add_(0, self.indices(start), self.weights(start))
+            total.index_add_(0, self.indices(start), self.weights(start, shape))
         return total
 
     def blend(self, fn: DenoiseFn, x: Tensor, sigma: Tensor) -> Tensor:
@@ -123,6 +124,7 @@ class Canvas:
         ``fn`` gets ``[k * n, ..., length]`` (``k <= batch`` windows, each ``n`` rows) and ``sigma`` repeated.
         """
         dtype = torch.promote_types(x.dtype, torch.float32)
+        shape = triangle(self.length).to(x.device, dtype)
         total = torch.zeros(self.frames, device=x.device, dtype=dtype)
         out = torch.zeros(x.shape, device=x.device, dtype=dtype)
         starts = self.starts()
@@ -131,7 +133,7 @@ class Canvas:
             index = [self.indices(s).to(x.device) for s in chunk]
             estimates = fn(torch.cat([x.index_select(-1, i) for i in index]), sigma.repeat(len(index)))
             for s, i, estimate in zip(chunk, index, estimates.split(x.shape[0]), strict=True):
-                weight = self.weights(s).to(x.device, dtype)
+                weight = self.weights(s, shape)
                 out.index_add_(-1, i, estimate * weight)
                 total.index_add_(0, i, weight)
         return (out / total).to(x.dtype)

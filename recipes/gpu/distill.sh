@@ -7,15 +7,8 @@
 # (the progressive students' steps, default "13 7 4"), BATCH (default 128), CACHE (default
 # cache/distill-pack, made by pack_distill_cache.py). Extra arguments go to every stage's CLI.
 set -euo pipefail
-: "${OUT:?set OUT to the folder that the device call brings back}"
-python=${PYTHON:-python3}
-cd "$(dirname "$0")/../.."
-if ! "$python" -c "import jsonargparse" 2>/dev/null; then
-  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: training on $(nproc) CPU cores"
+# shellcheck source=recipes/gpu/setup.sh
+source "$(dirname "$0")/setup.sh"
 read -r -a minutes <<< "${STAGE_MINUTES:-2.5 2 2 2}"
 read -r -a rounds <<< "${ROUNDS:-13 7 4}"
 cache=${CACHE:-cache/distill-pack}

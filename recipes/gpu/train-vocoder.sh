@@ -4,15 +4,8 @@
 # the EMA vocoder (float32) to $OUT/vocoder, the Lightning logs (without checkpoints) to $OUT/logs
 # and the console output to $OUT/train.log. Extra arguments go to the training CLI.
 set -euo pipefail
-: "${OUT:?set OUT to the folder that the device call brings back}"
-python=${PYTHON:-python3}
-cd "$(dirname "$0")/../.."
-if ! "$python" -c "import jsonargparse, soundfile" 2>/dev/null; then
-  "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl
-  export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || echo "no nvidia-smi: training on $(nproc) CPU cores"
+# shellcheck source=recipes/gpu/setup.sh
+source "$(dirname "$0")/setup.sh"
 run=runs/vocoder-gpu
 # the last callback of recipes/vocoder.yaml is its Export: float32 weights, written to $OUT/vocoder
 "$python" -m audiodiff.cli train-vocoder --config recipes/vocoder.yaml --config recipes/vocoder-finetune.yaml \
