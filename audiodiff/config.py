@@ -44,6 +44,7 @@ class PipelineConfig:
     diffusion: DiffusionConfig = field(default_factory=DiffusionConfig)
     defaults: SamplingDefaults = field(default_factory=SamplingDefaults)
     vocoder: str = "griffinlim"
+    base: str | None = None
 
     def __post_init__(self) -> None:
         if self.unet.n_mels != self.mel.n_mels:
@@ -67,6 +68,7 @@ class PipelineConfig:
             "diffusion": self.diffusion.to_dict(),
             "defaults": vars(self.defaults).copy(),
             "vocoder": self.vocoder,
+            **({"base": self.base} if self.base is not None else {}),
         }
 
     @classmethod
@@ -90,6 +92,7 @@ class PipelineConfig:
                 diffusion=DiffusionConfig.from_dict(data["diffusion"]),
                 defaults=SamplingDefaults(**data.get("defaults", {})),
                 vocoder=data.get("vocoder", "griffinlim"),
+                base=data.get("base"),
             )
         except (KeyError, TypeError, ValueError) as err:
             why = f"missing {err}" if isinstance(err, KeyError) else str(err)

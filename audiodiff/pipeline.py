@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,13 +19,18 @@ from audiodiff.denoiser import Denoiser
 from audiodiff.fileio import atomic_path, file_hash, write_json
 from audiodiff.formats import ModelFormatError
 from audiodiff.models.config import build_unet
+from audiodiff.models.lowrank import merge_factors
 from audiodiff.spectrogram import check_mel_config
 from audiodiff.vocoders import Vocoder, load_vocoder
 from audiodiff.weights import read_safetensors
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
-DEFAULT_MODEL = Path(__file__).parent / "pretrained" / "default"
+PRETRAINED = Path(__file__).parent / "pretrained"
+# The bundled models by name: ``fast`` (the default: a few-step adapter of ``full``) and ``full``
+# (the 25-step guided model it was distilled from).
+BUNDLED_MODELS = {"fast": PRETRAINED / "fast", "full": PRETRAINED / "default"}
+DEFAULT_MODEL = BUNDLED_MODELS["full"]
 MAX_DURATION = 600.0  # seconds one call may generate (windowed past the training length)
 MAX_SEED = 2**63 - 1  # seeds are 0..MAX_SEED: int64-safe, and torch.Generator maps them one-to-one
 PER_ROW_CONDITIONS = ("prompt", "label")  # settings that may hold one value per row
@@ -92,10 +99,12 @@ class Pipeline:
     def from_pretrained(
         cls, path: str | Path | None = None, *, vocoder: str | None = None, device: str | torch.device = "cpu"
     ) -> Pipeline:
-        """Load a model folder (``config.json`` + ``model.safetensors``); ``None`` = the bundled model."""
-        path = Path(path) if path is not None else DEFAULT_MODEL
-        if path is DEFAULT_MODEL and not (path / CONFIG).is_file():
-            raise ModelFormatError("no bundled default model is installed; pass a model folder (--model PATH)")
+        """Load a model folder (``config.json`` + ``model.safetensors``), or a bundled model by
+        name (:func:`model_folder`; ``None``: the default)."""
+        path = model_folder(path)
+        if path in BUNDLED_MODELS.values() and not (path / CONFIG).is_file():
+            raise ModelFormatError(f"the bundled model in {path} is not installed; pass a model folder "
+                                   "(--model PATH)")
         config, parts = read_model(path)
         pipe = cls.from_config(config, vocoder=_resolve_vocoder(vocoder or config.vocoder, path))
         missing, unexpected = load_parts({"unet": pipe.denoiser.network, "conditioner": pipe.conditioner}, parts,
@@ -117,9 +126,13 @@ class Pipeline:
         """Write ``config.json`` + ``model.safetensors`` into the folder ``path`` atomically."""
         with atomic_path(path, overwrite=overwrite, directory=True) as tmp:
             save_file(self.state_dict(dtype), tmp / WEIGHTS, metadata={"format": "audiodiff"})
-            write_json(tmp / CONFIG, self.config.to_dict())
+            write_json(tmp / CONFIG, self.saved_config(Path(path)).to_dict())
         self.model_hash = file_hash(Path(path) / WEIGHTS)
         return Path(path)
+
+    def saved_config(self, path: Path) -> PipelineConfig:
+        """The config written into the model folder ``path``: the whole model's, with no ``base``."""
+        return dataclasses.replace(self.config, base=None)
 
     def to(self, device: str | torch.device) -> Pipeline:
         for module in (self.denoiser, self.conditioner, self.vocoder):
@@ -195,6 +208,40 @@ class Pipeline:
         return -(-needed // multiple) * multiple
 
 
+class AdaptedPipeline(Pipeline):
+    """A pipeline whose U-Net is a base model's plus low-rank adapters (LoRA), saved as the
+    adapters alone: ``model.safetensors`` holds ``unet.<weight>.down`` / ``.up`` factors
+    (:func:`~audiodiff.models.lowrank.adapter_factors`) and the conditioner, and ``config.json``
+    names the base folder relative to itself (``"base": "../default"``). :func:`read_model` adds
+    them back; the denoiser here already holds the merged weights.
+    """
+
+    def __init__(self, config: PipelineConfig, denoiser: Denoiser, conditioner: Conditioner, vocoder: Vocoder,
+                 *, base: str | Path, factors: dict[str, Tensor]) -> None:
+        super().__init__(config, denoiser, conditioner, vocoder)
+        self.base, self.factors = Path(base).resolve(), factors
+
+    def state_dict(self, dtype: torch.dtype = torch.float32) -> dict[str, Tensor]:
+        """The adapter factors as ``unet.*`` and the conditioner as ``conditioner.*``."""
+        state = {f"unet.{k}": v for k, v in self.factors.items()}
+        state.update({f"conditioner.{k}": v for k, v in self.conditioner.state_dict().items()})
+        return {k: v.detach().to("cpu", dtype).contiguous() for k, v in state.items()}
+
+    def saved_config(self, path: Path) -> PipelineConfig:
+        return dataclasses.replace(self.config, base=os.path.relpath(self.base, path.resolve()))
+
+
+def model_folder(spec: str | Path | None) -> Path:
+    """The model folder ``spec`` names: ``None`` is the default bundled model, a name of
+    :data:`BUNDLED_MODELS` (``fast``, ``full``) that is not a folder here is that bundled model,
+    anything else a path."""
+    if spec is None:
+        return DEFAULT_MODEL
+    if str(spec) in BUNDLED_MODELS and not Path(spec).exists():
+        return BUNDLED_MODELS[str(spec)]
+    return Path(spec)
+
+
 def check_seed(seed: int | None, num: int = 1) -> None:
     """Refuse a seed whose rows ``seed .. seed + num - 1`` leave ``0 .. MAX_SEED`` (``None``: random)."""
     if seed is not None and not 0 <= seed <= MAX_SEED - (num - 1):
@@ -203,14 +250,33 @@ def check_seed(seed: int | None, num: int = 1) -> None:
 
 
 def read_model(path: Path) -> tuple[PipelineConfig, dict[str, dict[str, Tensor]]]:
-    """A model folder's config and its float32 weights split by part: ``"unet"`` and ``"conditioner"``."""
+    """A model folder's config and its float32 weights split by part: ``"unet"`` and ``"conditioner"``.
+
+    A folder whose config names a ``base`` (a few-step adapter, :class:`AdaptedPipeline`) holds
+    low-rank factors of the U-Net's weights and its own conditioner: they are added to the base
+    folder's U-Net (:func:`~audiodiff.models.lowrank.merge_factors`), so the result is the whole
+    model either way (its config without ``base``).
+    """
     if not path.is_dir():
         raise _fail(path, "it is a file, not a model folder" if path.exists() else "no such folder")
     config = PipelineConfig.load(path / CONFIG)
     state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))
     parts = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
              for name in ("unet", "conditioner")}
-    return config, parts
+    if config.base is None:
+        return config, parts
+    base = (path / config.base).resolve()
+    if not (base / CONFIG).is_file():
+        raise _fail(path, f"it adapts the model in {base} (its config's base), which is not there; "
+                          "keep the adapter folder next to the model it was made from")
+    base_config, base_parts = read_model(base)
+    if base_config.unet != config.unet or base_config.mel != config.mel:
+        raise _fail(path, f"it adapts a network of another shape or mel than the one in {base}")
+    try:
+        parts["unet"] = merge_factors(base_parts["unet"], parts["unet"])
+    except ValueError as err:
+        raise _fail(path, f"its adapter does not fit the model in {base} ({err})") from err
+    return dataclasses.replace(config, base=None), parts
 
 
 def load_parts(modules: dict[str, nn.Module], parts: dict[str, dict[str, Tensor]],

@@ -93,8 +93,17 @@ def cosine_sigmas(steps: int, sigma_min: float = SIGMA_MIN, sigma_max: float = S
     return _finish(sigma_from_alpha_bar(cosine_alpha_bar(t)))
 
 
+def karras_open_sigmas(steps: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> Tensor:
+    """The first ``steps`` sigmas of the ``steps + 1``-step Karras schedule, then 0: no step is
+    spent at ``sigma_min``, where an estimate barely changes the sound. The schedule of a few-step
+    student (:mod:`audiodiff.training.trajectories`); its sigmas are levels of the teacher's
+    ``25``-step Karras schedule whenever ``steps`` divides 24."""
+    return _finish(karras_sigmas(steps + 1, sigma_min, sigma_max)[:steps].double())
+
+
 ScheduleFn = Callable[[int, float, float], Tensor]
-SCHEDULES: dict[str, ScheduleFn] = {"karras": karras_sigmas, "cosine": cosine_sigmas}
+SCHEDULES: dict[str, ScheduleFn] = {"karras": karras_sigmas, "cosine": cosine_sigmas,
+                                    "karras_open": karras_open_sigmas}
 
 
 def get_sigmas(

@@ -120,11 +120,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="model folder (default: the bundled model)")
     parser.add_argument("--vocoder", help="vocoder spec (default: the model's own, as in audiodiff sample)")
-    parser.add_argument("--seeds", type=int, default=2, help="seeds per template prompt (0, 1, ...)")
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per template prompt (FIRST, FIRST + 1, ...)")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the first seed of every prompt (another value: another draw, for run-to-run spread)")
     parser.add_argument("--free-seeds", type=int, default=3, help="seeds per free-phrased prompt (free_prompts.py)")
-    parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=3.0)
-    parser.add_argument("--sampler", default="dpmpp_2m")
+    parser.add_argument("--steps", type=int, help="sampling steps (default: the model's own)")
+    parser.add_argument("--guidance", type=float, help="guidance scale (default: the model's own)")
+    parser.add_argument("--sampler", help="sampler (default: the model's own)")
     parser.add_argument("--duration", type=float, default=2.0)
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--data", type=Path, default=Path("data/oneshots"), help="folder with metadata.jsonl")
@@ -207,7 +209,7 @@ def pitch_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args: a
     generated = []
     for instrument in args.instruments:
         for note, midi in notes.items():
-            for seed in range(args.seeds):
+            for seed in seeds(args, args.seeds):
                 audio, _ = gen(f"{instrument}, note {note}", seed)
                 generated.append(pitch_row(audio, rate, midi, args.crepe_model, instrument=instrument, note=note,
                                            seed=seed, in_training_range=midi in trained[instrument]))
@@ -218,7 +220,7 @@ def pitch_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args: a
     free = []
     for family, note, prompt in pitch_prompts():
         midi = note_to_midi(note)
-        for seed in range(args.free_seeds):
+        for seed in seeds(args, args.free_seeds):
             audio, _ = gen(prompt, seed)
             free.append(pitch_row(audio, rate, midi, args.crepe_model, instrument=family, note=note, seed=seed,
                                   prompt=prompt, in_training_range=midi in family_notes[family]))
@@ -324,9 +326,9 @@ def category_benchmark(gen: PromptSampler, meta: dict[str, dict[str, Any]], args
                                   [val_y[i] for i in pick])
         results[task] = {"classes": list(prompts), "n_train": len(train_y), "n_val": len(val_y),
                          "real_val": real_acc, "real_val_vocoded": vocoded_acc, "n_vocoded": len(pick),
-                         **classify_generated(gen, clf, prompts, args.seeds, frames)}
+                         **classify_generated(gen, clf, prompts, seeds(args, args.seeds), frames)}
         if task in FREE:
-            results[task]["free"] = classify_generated(gen, clf, FREE[task], args.free_seeds, frames)
+            results[task]["free"] = classify_generated(gen, clf, FREE[task], seeds(args, args.free_seeds), frames)
             made = np.concatenate([results[task].pop("features"), results[task]["free"].pop("features")])
             results[task]["frechet"] = frechet_to_real(made, train_feats, val_feats)
         results[task].pop("features", None)
@@ -343,14 +345,19 @@ def frechet_to_real(made: np.ndarray, train: np.ndarray, val: np.ndarray) -> dic
             "n_generated": len(made), "n_val": len(val)}
 
 
-def classify_generated(gen: PromptSampler, clf, prompts: dict[str, tuple[str, ...]], seeds: int,
+def seeds(args: argparse.Namespace, count: int) -> range:
+    """The seeds every prompt is generated with: ``count`` from ``--first-seed``."""
+    return range(args.first_seed, args.first_seed + count)
+
+
+def classify_generated(gen: PromptSampler, clf, prompts: dict[str, tuple[str, ...]], seeds: range,
                        frames: int) -> dict[str, Any]:
-    """The classifier's accuracy on sounds generated from ``prompts`` (target -> phrasings), ``seeds`` each."""
+    """The classifier's accuracy on sounds generated from ``prompts`` (target -> phrasings), at each of ``seeds``."""
     config = gen.pipe.config.mel
     rows, audio_feats, mel_feats = [], [], []
     for target, texts in prompts.items():
         for prompt in texts:
-            for seed in range(seeds):
+            for seed in seeds:
                 audio, mel = gen(prompt, seed)
                 audio_feats.append(mel_features(reanalyse(audio[None], config.sample_rate, config, frames)))
                 mel_feats.append(mel_features(fit_frames(mel[None], frames, silence_level(config))))
@@ -483,6 +490,9 @@ def main(argv: list[str] | None = None) -> None:
         pipe = Pipeline.from_pretrained(args.model, vocoder=args.vocoder)
     except (ModelFormatError, ValueError) as err:
         raise SystemExit(f"quality.py: {err}") from err
+    d = pipe.config.defaults  # unset sampling settings are the model's own, as in audiodiff sample
+    args.steps, args.sampler = args.steps or d.steps, args.sampler or d.sampler
+    args.guidance = d.guidance if args.guidance is None else args.guidance
     if pipe.config.conditioner.kind != "text":
         raise SystemExit(f"quality.py: {args.model} is class-conditioned; this benchmark needs a text model")
     meta, gen, timing = load_metadata(args.data), PromptSampler(pipe, args), {}

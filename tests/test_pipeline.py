@@ -215,9 +215,13 @@ def test_vocoder_with_other_mel_settings_is_refused() -> None:
 def test_missing_default_model_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import audiodiff.pipeline as pipeline_module
 
-    monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL", tmp_path / "default")
-    with pytest.raises(ModelFormatError, match="no bundled default model"):
+    missing = {"fast": tmp_path / "fast", "full": tmp_path / "default"}
+    monkeypatch.setattr(pipeline_module, "BUNDLED_MODELS", missing)
+    monkeypatch.setattr(pipeline_module, "DEFAULT_MODEL", missing["fast"])
+    with pytest.raises(ModelFormatError, match="bundled model in .*fast is not installed"):
         Pipeline.from_pretrained()
+    with pytest.raises(ModelFormatError, match="bundled model in .*default is not installed"):
+        Pipeline.from_pretrained("full")
 
 
 def test_saved_files_get_normal_permissions(class_pipe: Pipeline, tmp_path: Path) -> None:

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                    add_help=False)
     sub.add_parser("distill-steps", help="halve a model's sampling steps by progressive distillation with a "
                    "recipe (recipes/distill-steps.yaml)", add_help=False)
+    sub.add_parser("distill-fast", help="distil a model's 25 guided steps into a few-step adapter with a "
+                   "recipe (recipes/distill-fast.yaml)", add_help=False)
     sub.add_parser("train-vocoder", help="train the neural vocoder with a recipe (recipes/vocoder.yaml)",
                    add_help=False)
     finetune.add_parsers(sub)
@@ -60,39 +62,22 @@ def run(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> 
         return 130
 
 
-def _train(argv: Sequence[str]) -> int:
-    from audiodiff.training.cli import train
-
-    train(argv)
-    return 0
+TRAINERS = {"train": "train", "distill": "distill", "distill-steps": "distill_steps",
+            "distill-fast": "distill_fast", "train-vocoder": "train_vocoder"}
 
 
-def _distill(argv: Sequence[str]) -> int:
-    from audiodiff.training.cli import distill
+def _trainer(command: str, argv: Sequence[str]) -> int:
+    """Run the LightningCLI trainer of ``command`` (a key of :data:`TRAINERS`) with ``argv``."""
+    from audiodiff.training import cli
 
-    distill(argv)
-    return 0
-
-
-def _distill_steps(argv: Sequence[str]) -> int:
-    from audiodiff.training.cli import distill_steps
-
-    distill_steps(argv)
-    return 0
-
-
-def _train_vocoder(argv: Sequence[str]) -> int:
-    from audiodiff.training.cli import train_vocoder
-
-    train_vocoder(argv)
+    getattr(cli, TRAINERS[command])(argv)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    trainers = {"train": _train, "distill": _distill, "distill-steps": _distill_steps, "train-vocoder": _train_vocoder}
-    if argv[:1] and argv[0] in trainers:
-        return run(lambda _: trainers[argv[0]](argv[1:]), argparse.Namespace())
+    if argv[:1] and argv[0] in TRAINERS:
+        return run(lambda _: _trainer(argv[0], argv[1:]), argparse.Namespace())
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -38,9 +38,9 @@ def read_input(args: argparse.Namespace) -> Input:
     """The ``IN`` sound, decoded and resampled to the model's rate before the model is loaded."""
     from audiodiff.audio import load
     from audiodiff.config import PipelineConfig
-    from audiodiff.pipeline import CONFIG, DEFAULT_MODEL, MAX_DURATION
+    from audiodiff.pipeline import CONFIG, MAX_DURATION, model_folder
 
-    folder = Path(args.model) if args.model else DEFAULT_MODEL
+    folder = model_folder(args.model)
     if not (folder / CONFIG).is_file():
         raise CliError(f"--model {folder} is not a model folder (no {CONFIG}); give a folder made by "
                        "audiodiff export, or leave --model out for the bundled model")

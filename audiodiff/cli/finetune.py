@@ -16,11 +16,11 @@ def run_folder(out: Path, run_dir: str | None) -> Path:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from audiodiff.pipeline import CONFIG, DEFAULT_MODEL
+    from audiodiff.pipeline import CONFIG, model_folder
     from audiodiff.training.finetune import MAX_STEPS, finetune
 
     folder, out = Path(args.folder), Path(args.out)
-    base = Path(args.base) if args.base else DEFAULT_MODEL
+    base = model_folder(args.base or "full")
     if not folder.is_dir():
         raise CliError(f"{folder} is not a folder; give the folder that holds your sounds")
     if not (base / CONFIG).is_file():
@@ -50,7 +50,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--out", required=True, help="model folder to write")
     f.add_argument("--minutes", type=float, default=10.0, help="wall-clock training time in all (default 10)")
     f.add_argument("--caption", help="one caption for every sound (instead of their names or metadata)")
-    f.add_argument("--base", help="model folder to start from (default: the bundled model)")
+    f.add_argument("--base", help="model folder to start from (default: the bundled 25-step model, full)")
     f.add_argument("--run-dir", help="where the run keeps its files (default: OUT.run beside OUT)")
     f.add_argument("--steps", type=int, help="stop after this many optimizer steps (default: when time is up)")
     f.add_argument("--overwrite", action="store_true", help="replace an existing OUT")

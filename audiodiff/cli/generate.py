@@ -37,7 +37,8 @@ def add_request_args(p: argparse.ArgumentParser, *, num: int = 1, conditions: bo
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (1 = none)")
     p.add_argument("--sampler", help="ddpm, ddim, euler, euler_a, heun or dpmpp_2m")
     p.add_argument("--seed", type=int, help="seed of the first sound; sound i uses seed+i (default: random)")
-    p.add_argument("--model", help="model folder (default: the bundled model)")
+    p.add_argument("--model", help="model folder, or a bundled model: fast (the default, 4 steps) or full "
+                   "(25 guided steps)")
     p.add_argument("--vocoder", help="neural, neural:N (refinement iterations), griffinlim, griffinlim:N "
                    "(iterations) or a vocoder folder (default: the model's own)")
     p.add_argument("--out", default=".", help="output file (.wav/.flac/.ogg; x_0, x_1... for several) or "

@@ -13,14 +13,15 @@ MAX_TOKENS = 512  # the text encoder's longest input
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from audiodiff.pipeline import CONFIG, DEFAULT_MODEL, WEIGHTS, Pipeline
+    from audiodiff.pipeline import BUNDLED_MODELS, CONFIG, WEIGHTS, Pipeline, model_folder
 
     pipe = Pipeline.from_pretrained(args.model)
-    folder = Path(args.model) if args.model else DEFAULT_MODEL
+    folder = model_folder(args.model)
     n_unet = sum(p.numel() for p in pipe.denoiser.network.parameters())
     n_cond = sum(p.numel() for p in pipe.conditioner.parameters())
     info = {
-        "path": str(folder) if args.model else f"{folder} (bundled default)",
+        "path": str(folder) + next((f" (bundled {name})" for name, bundled in BUNDLED_MODELS.items()
+                                    if folder == bundled), ""),
         "parameters": {"unet": n_unet, "conditioner": n_cond},
         "weights_bytes": (folder / WEIGHTS).stat().st_size,
         "model_hash": pipe.model_hash,

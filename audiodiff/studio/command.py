@@ -22,7 +22,7 @@ def default_history() -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The studio's options, on ``parser``."""
-    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--model", help="model folder, or a bundled model: fast (the default) or full")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port to serve on (default {DEFAULT_PORT})")
     parser.add_argument("--host", default=DEFAULT_HOST,
                         help=f"address to bind (default {DEFAULT_HOST}: this machine only; 0.0.0.0: every interface)")

@@ -61,13 +61,17 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
 def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False,
                       dtype: torch.dtype = torch.float32) -> Path:
     """Write a training checkpoint's EMA model to the folder ``out``: a Pipeline folder for a
-    diffusion checkpoint, a vocoder folder for a vocoder one."""
+    diffusion checkpoint (an adapter folder for a few-step distillation one), a vocoder folder
+    for a vocoder one."""
+    from audiodiff.training.fewstep import FewStepDistillModule
     from audiodiff.training.module import DiffusionModule
     from audiodiff.training.vocoder_module import VocoderModule
 
     ckpt = load_checkpoint(ckpt_path)
     kinds = (DiffusionModule, VocoderModule)
     kind = next((k for k in kinds if k.CONFIG_KEY in ckpt), None)
+    if kind is DiffusionModule and "adapter_rank" in (ckpt.get("hyper_parameters") or {}):
+        kind = FewStepDistillModule  # its network holds low-rank adapters
     if kind is None:
         raise ValueError(f"{ckpt_path} is not an audiodiff training checkpoint (it has none of "
                          f"{', '.join(k.CONFIG_KEY for k in kinds)})")

@@ -1,4 +1,4 @@
-"""``audiodiff train``, ``distill``, ``distill-steps`` and ``train-vocoder``: LightningCLI over the
+"""``audiodiff train``, ``distill``, ``distill-steps``, ``distill-fast`` and ``train-vocoder``: LightningCLI over the
 diffusion trainer (:class:`DiffusionModule`, :class:`AudioDataModule`), guidance and progressive
 distillation (:class:`GuidanceDistillModule`, :class:`ProgressiveDistillModule`, same data) and
 the vocoder trainer (:class:`VocoderModule`,
@@ -27,7 +27,9 @@ from audiodiff.data.waveforms import WaveformDataModule
 from audiodiff.training.base import TrainingModule
 from audiodiff.training.checkpoint import AtomicCheckpointIO
 from audiodiff.training.distill import GuidanceDistillModule, ProgressiveDistillModule
+from audiodiff.training.fewstep import FewStepDistillModule
 from audiodiff.training.module import DiffusionModule
+from audiodiff.training.trajectories import TrajectoryDataModule
 from audiodiff.training.vocoder_module import VocoderModule
 
 
@@ -99,6 +101,21 @@ def distill_steps(argv: Sequence[str]) -> None:
     """``audiodiff distill-steps``: halve a model's steps by progressive distillation
     (``recipes/distill-steps.yaml``)."""
     run_cli(TrainCLI, ProgressiveDistillModule, AudioDataModule, argv)
+
+
+class FewStepCLI(TrainCLI):
+    """:class:`TrainCLI` whose trajectories come from the model's teacher at its guidance range."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        super().add_arguments_to_parser(parser)
+        parser.link_arguments("model.teacher", "data.teacher")
+        parser.link_arguments("model.guidance_range", "data.guidance_range")
+
+
+def distill_fast(argv: Sequence[str]) -> None:
+    """``audiodiff distill-fast``: distil a model's guided 25-step sampler into a few-step
+    low-rank adapter on its trajectories (``recipes/distill-fast.yaml``)."""
+    run_cli(FewStepCLI, FewStepDistillModule, TrajectoryDataModule, argv)
 
 
 def train_vocoder(argv: Sequence[str]) -> None:

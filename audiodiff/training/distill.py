@@ -24,10 +24,56 @@ from torch import Tensor
 from audiodiff import schedules
 from audiodiff.conditioning import ConditionerConfig
 from audiodiff.conditioning_types import Conditioning
+from audiodiff.denoiser import DiffusionConfig
 from audiodiff.pipeline import Pipeline
 from audiodiff.samplers import randn_rows
 from audiodiff.spectrogram import MelConfig
 from audiodiff.training.module import DiffusionModule
+
+
+def load_teacher(path: str, diffusion: DiffusionConfig, *, accepts_distilled: bool) -> Pipeline:
+    """The frozen teacher model folder ``path`` (Griffin-Lim vocoder: only its denoiser is used).
+
+    Raises:
+        ValueError: its noise process is not ``diffusion``, or it is guidance-distilled and
+            ``accepts_distilled`` is False.
+    """
+    pipe = Pipeline.from_pretrained(path, vocoder="griffinlim")
+    if pipe.config.conditioner.guidance and not accepts_distilled:
+        raise ValueError(f"the teacher {path} is itself guidance-distilled; distil the model it was distilled from")
+    if pipe.config.diffusion != diffusion:
+        raise ValueError(f"the teacher {path} has another noise process ({pipe.config.diffusion}); use its "
+                         "diffusion settings in the recipe")
+    pipe.denoiser.requires_grad_(False)
+    pipe.conditioner.requires_grad_(False)
+    return pipe
+
+
+def guided_teacher(pipe: Pipeline, batch: dict[str, Tensor], keep: Tensor,
+                   scale: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
+    """The teacher's guided ``x0`` estimate, ``(x [n, n_mels, frames], sigma [n]) -> [n, n_mels, frames]``,
+    for a cached batch's conditions (rows where ``keep`` is False: unconditional) at ``scale [n]``:
+    classifier-free guidance (two passes), or one pass of a guidance-distilled teacher."""
+    teach = pipe.conditioner
+    cond = teach.add_pitch(Conditioning(batch["pooled"], batch["tokens"], batch["token_mask"]), batch["pitch"])
+    cond = teach.add_duration(teach.drop(cond, keep), batch["seconds"])
+    if pipe.config.conditioner.guidance:
+        cond = teach.add_guidance(cond, scale)
+
+        def one_pass(x: Tensor, sigma: Tensor) -> Tensor:
+            with torch.no_grad():
+                return pipe.denoiser(x, sigma, cond)
+
+        return one_pass
+    uncond = teach.add_duration(teach.null(len(cond)).to(cond.pooled.device, cond.pooled.dtype), batch["seconds"])
+    both = Conditioning.cat([cond, uncond])
+
+    def two_passes(x: Tensor, sigma: Tensor) -> Tensor:
+        with torch.no_grad():
+            c, u = pipe.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), both).chunk(2)
+        return u + (c - u) * schedules.expand_to(scale, x)
+
+    return two_passes
 
 
 class GuidanceDistillModule(DiffusionModule):
@@ -66,16 +112,8 @@ class GuidanceDistillModule(DiffusionModule):
     def teacher(self) -> Pipeline:
         """The frozen teacher on this module's device (loaded on first use)."""
         if self._teacher is None:
-            pipe = Pipeline.from_pretrained(self.hparams.teacher, vocoder="griffinlim")
-            if pipe.config.conditioner.guidance and not self.ACCEPTS_DISTILLED_TEACHER:
-                raise ValueError(f"the teacher {self.hparams.teacher} is itself guidance-distilled; "
-                                 "distil the model it was distilled from")
-            if pipe.config.diffusion != self.diffusion_config:
-                raise ValueError(f"the teacher {self.hparams.teacher} has another noise process "
-                                 f"({pipe.config.diffusion}); use its diffusion settings in the recipe")
-            pipe.denoiser.requires_grad_(False)
-            pipe.conditioner.requires_grad_(False)
-            self._teacher = (pipe,)
+            self._teacher = (load_teacher(self.hparams.teacher, self.diffusion_config,
+                                          accepts_distilled=self.ACCEPTS_DISTILLED_TEACHER),)
         pipe = self._teacher[0]
         if pipe.device != self.device:
             self._teacher = (pipe.to(self.device),)
@@ -83,30 +121,8 @@ class GuidanceDistillModule(DiffusionModule):
 
     def teacher_denoiser(self, batch: dict[str, Tensor], keep: Tensor,
                          scale: Tensor) -> Callable[[Tensor, Tensor], Tensor]:
-        """The teacher's guided ``x0`` estimate, ``(x [n, n_mels, frames], sigma [n]) -> [n, n_mels, frames]``,
-        for the batch's conditions (rows where ``keep`` is False: unconditional) at ``scale [n]``:
-        classifier-free guidance (two passes), or one pass of a guidance-distilled teacher."""
-        pipe = self.teacher
-        teach = pipe.conditioner
-        cond = teach.add_pitch(Conditioning(batch["pooled"], batch["tokens"], batch["token_mask"]), batch["pitch"])
-        cond = teach.add_duration(teach.drop(cond, keep), batch["seconds"])
-        if pipe.config.conditioner.guidance:
-            cond = teach.add_guidance(cond, scale)
-
-            def one_pass(x: Tensor, sigma: Tensor) -> Tensor:
-                with torch.no_grad():
-                    return pipe.denoiser(x, sigma, cond)
-
-            return one_pass
-        uncond = teach.add_duration(teach.null(len(cond)).to(cond.pooled.device, cond.pooled.dtype), batch["seconds"])
-        both = Conditioning.cat([cond, uncond])
-
-        def two_passes(x: Tensor, sigma: Tensor) -> Tensor:
-            with torch.no_grad():
-                c, u = pipe.denoiser(torch.cat([x, x]), torch.cat([sigma, sigma]), both).chunk(2)
-            return u + (c - u) * schedules.expand_to(scale, x)
-
-        return two_passes
+        """:func:`guided_teacher` of this module's teacher."""
+        return guided_teacher(self.teacher, batch, keep, scale)
 
     def guided_target(self, batch: dict[str, Tensor], keep: Tensor, x: Tensor, sigma: Tensor,
                       scale: Tensor) -> Tensor:
@@ -125,15 +141,20 @@ class GuidanceDistillModule(DiffusionModule):
         scale = low + (high - low) * torch.rand(n, generator=generator, device=self.device)
         return keep, scale, randn_rows(x0.shape, generator, device=x0.device, dtype=x0.dtype)
 
+    def student_conditioning(self, batch: dict[str, Tensor], keep: Tensor, scale: Tensor) -> Conditioning:
+        """The student's condition for the batch: its own (rows where ``keep`` is False: null),
+        with the duration and the guidance scale ``scale [n]`` embedded."""
+        student = self.conditioner
+        cond = self.batch_conditioning(batch)
+        return student.add_guidance(student.add_duration(student.drop(cond, keep), batch["seconds"]), scale)
+
     def student_loss(self, batch: dict[str, Tensor], keep: Tensor, scale: Tensor, x: Tensor, sigma: Tensor,
                      target_x0: Tensor, network: torch.nn.Module) -> Tensor:
         """Mean squared error, in the network's prediction target, between the student's estimate
         of ``x`` at ``sigma`` (with ``scale`` embedded) and ``target_x0``."""
         target = schedules.training_target(self.diffusion_config.prediction, target_x0,
                                            (x - target_x0) / schedules.expand_to(sigma, x), sigma)
-        student = self.conditioner
-        cond = self.batch_conditioning(batch)
-        cond = student.add_guidance(student.add_duration(student.drop(cond, keep), batch["seconds"]), scale)
+        cond = self.student_conditioning(batch, keep, scale)
         out = network(x * schedules.expand_to(schedules.c_in(sigma), x), schedules.c_noise(sigma), cond)
         return (out.float() - target.float()).pow(2).mean()
 

@@ -159,13 +159,13 @@ class DiffusionModule(TrainingModule):
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         loss = self.model_step(batch, self.step_generator(), self.denoiser.network)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["mel"].shape[0])
+        self.log("train/loss", loss, prog_bar=True, batch_size=len(batch["seconds"]))
         return loss
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         gen = torch.Generator(device=self.device).manual_seed(self.hparams.seed + batch_idx)
         loss = self.model_step(batch, gen, self.ema)
-        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=batch["mel"].shape[0])
+        self.log("val/loss", loss, prog_bar=True, sync_dist=True, batch_size=len(batch["seconds"]))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[self.CONFIG_KEY] = self.pipeline_config.to_dict()
