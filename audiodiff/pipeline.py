@@ -30,7 +30,7 @@ PRETRAINED = Path(__file__).parent / "pretrained"
 # The bundled models by name: ``fast`` (the default: a few-step adapter of ``full``) and ``full``
 # (the 25-step guided model it was distilled from).
 BUNDLED_MODELS = {"fast": PRETRAINED / "fast", "full": PRETRAINED / "default"}
-DEFAULT_MODEL = BUNDLED_MODELS["full"]
+DEFAULT_MODEL = BUNDLED_MODELS["fast"]
 MAX_DURATION = 600.0  # seconds one call may generate (windowed past the training length)
 MAX_SEED = 2**63 - 1  # seeds are 0..MAX_SEED: int64-safe, and torch.Generator maps them one-to-one
 PER_ROW_CONDITIONS = ("prompt", "label")  # settings that may hold one value per row

@@ -40,7 +40,7 @@ from quality import DRUM_PROMPTS  # noqa: E402
 from quality_metrics import Projection, frechet, mel_features, reanalyse  # noqa: E402
 
 from audiodiff.audio import load  # noqa: E402
-from audiodiff.pipeline import DEFAULT_MODEL, Pipeline  # noqa: E402
+from audiodiff.pipeline import BUNDLED_MODELS, Pipeline  # noqa: E402
 
 FRAMES = 176  # 2 s at the bundled model's mel settings
 DRUMS = ("kick", "snare", "tom", "ride", "closed hihat", "open hihat", "pedal hihat", "crash", "clap", "ride bell")
@@ -93,7 +93,7 @@ def main() -> None:
     from sklearn.ensemble import ExtraTreesClassifier
 
     folder, train, val, all_train = make_folder(args.sfx, args.label, args.out)
-    base = Pipeline.from_pretrained()
+    base = Pipeline.from_pretrained("full")  # what audiodiff finetune starts from
     real_train = features([args.sfx / r["path"] for r in train], base)
     real_val = features([args.sfx / r["path"] for r in val], base)
     project = Projection(np.concatenate([real_train, real_val]))
@@ -129,7 +129,7 @@ def main() -> None:
                         **score(Pipeline.from_pretrained(model))})
         print(json.dumps(results[-1]), flush=True)
     print(f"\n## finetune on {args.label}: {len(train)} train clips, {len(val)} held-out clips "
-          f"({len(prompts) * args.seeds} generated), base {DEFAULT_MODEL.name}\n")
+          f"({len(prompts) * args.seeds} generated), base {BUNDLED_MODELS['full'].name}\n")
     print(f"real train vs held-out FD (floor): {floor:.2f}; classifier on the held-out clips: "
           f"{real_agreement:.0%} {args.label}\n")
     print("| minutes | steps | FD to held-out | classifier says " + args.label + " | drum FD (forgetting) |")

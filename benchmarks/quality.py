@@ -1,6 +1,6 @@
 """Prompt following of a text-conditioned model: pitch accuracy, sound category accuracy and speed.
 
-Usage: python benchmarks/quality.py --model PATH [--vocoder NAME] [--seeds 2] [--steps 25] [--guidance 3]
+Usage: python benchmarks/quality.py [--model fast] [--vocoder NAME] [--seeds 2] [--first-seed 0] [--steps N]
        [--out runs/quality] [--data data/oneshots] [--cache cache/oneshots] [--crepe-model tiny] [--threads 2]
        [--save-audio]
 
@@ -118,7 +118,7 @@ FREE = {"drum": FREE_DRUMS, "effect": FREE_EFFECTS}
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--model", help="model folder or bundled name (default: the bundled default, fast)")
     parser.add_argument("--vocoder", help="vocoder spec (default: the model's own, as in audiodiff sample)")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per template prompt (FIRST, FIRST + 1, ...)")
     parser.add_argument("--first-seed", type=int, default=0,

@@ -1,6 +1,6 @@
 """Measured properties of the sound-design operations (issue 17) on the bundled model.
 
-Usage: python benchmarks/toolkit.py [--threads 1] [--seeds 20] [--first-seed 0] [--inputs 10] [--steps 25]
+Usage: python benchmarks/toolkit.py [--model fast] [--threads 1] [--seeds 20] [--first-seed 0] [--inputs 10] [--steps N]
        [--durations 2 10 30 60] [--only inpaint loop extend vary interpolate long]
 
 Inputs are the bundled model's own samples (``samples/*.wav`` with the prompt in their sidecar).
@@ -76,7 +76,8 @@ class Bench:
         from audiodiff.pipeline import Pipeline
 
         self.args = args
-        self.pipe = Pipeline.from_pretrained()
+        self.pipe = Pipeline.from_pretrained(args.model)
+        args.steps = args.steps or self.pipe.config.defaults.steps
         self.config = self.pipe.config.mel
         self.files = sorted((ROOT / "samples").glob("*.wav"))
         self.rtf: dict[str, list[float]] = {}
@@ -249,7 +250,7 @@ def long_child(duration: float, args: argparse.Namespace) -> None:
     from audiodiff.pipeline import Pipeline
 
     torch.set_num_threads(args.threads)
-    pipe = Pipeline.from_pretrained()
+    pipe = Pipeline.from_pretrained(args.model)
     pipe("a warm synth pad chord at c4", seed=0, steps=1, duration=0.5)  # load the text encoder, warm up
     start = time.perf_counter()
     out = generate_long(pipe, duration, "a warm synth pad chord at c4", seed=0, steps=args.steps)
@@ -269,7 +270,7 @@ def long_table(args: argparse.Namespace) -> list[str]:
              "|---|---|---|---|---|---|"]
     for d in args.durations:
         cmd = [sys.executable, __file__, "--long-child", str(d), "--threads", str(args.threads),
-               "--steps", str(args.steps)]
+               "--steps", str(args.steps), *(["--model", args.model] if args.model else [])]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode:
             lines.append(f"| {d:g} | failed: {done.stderr.strip()[-200:]} |")
@@ -287,7 +288,8 @@ def main() -> None:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="inpaint, loop and extend use seeds from this one on (input k still gets k)")
     parser.add_argument("--inputs", type=int, default=10)
-    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--model", help="model folder or bundled name (default: the bundled default, fast)")
+    parser.add_argument("--steps", type=int, help="sampling steps (default: the model's own)")
     parser.add_argument("--durations", type=float, nargs="+", default=[2.0, 10.0, 30.0, 60.0])
     parser.add_argument("--only", nargs="+", default=["inpaint", "loop", "extend", "vary", "interpolate", "long"])
     parser.add_argument("--long-child", type=float, help=argparse.SUPPRESS)

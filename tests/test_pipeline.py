@@ -267,3 +267,22 @@ def test_a_duration_conditioned_model_is_told_each_request_s_exact_seconds(monke
     with torch.no_grad():
         pipe.conditioner.duration.mlp[-1].bias.add_(1.0)
     assert not torch.equal(pipe(label="kick", duration=0.3, seed=0, steps=2).mel, short.mel), "it is heard"
+
+
+def test_the_bundled_default_is_a_four_step_adapter_of_the_full_model() -> None:
+    """``fast`` (the default) is a few megabytes of low-rank factors on ``full``; it samples with 4
+    single-row passes, ``full`` with 25 guided steps; all bundled weights stay under 40 MB."""
+    from audiodiff.pipeline import BUNDLED_MODELS, DEFAULT_MODEL, PRETRAINED
+
+    assert BUNDLED_MODELS["fast"] == DEFAULT_MODEL
+    config = json.loads((BUNDLED_MODELS["fast"] / "config.json").read_text())
+    assert config["base"] == "../default" and config["defaults"]["steps"] == 4
+    weights = sum(f.stat().st_size for f in PRETRAINED.rglob("*.safetensors"))
+    assert (BUNDLED_MODELS["fast"] / "model.safetensors").stat().st_size < 5e6 and weights < 40e6
+    fast, full = Pipeline.from_pretrained(), Pipeline.from_pretrained("full")
+    assert (full.config.defaults.steps, full.config.defaults.sampler) == (25, "dpmpp_2m")
+    assert fast.config.unet == full.config.unet and fast.config.conditioner.guidance
+    rows: list[int] = []
+    fast.denoiser.network.register_forward_hook(lambda _m, args, _o: rows.append(args[0].shape[0]))
+    out = fast("a closed hi-hat", seed=0, duration=0.5)
+    assert rows == [1, 1, 1, 1] and out.settings["steps"] == 4 and torch.isfinite(out.audio).all()

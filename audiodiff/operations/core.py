@@ -61,7 +61,8 @@ class Conditions:
             raise ValueError("a negative prompt needs a text-conditioned model")
         if negative_prompt is not None and pipe.config.conditioner.guidance:
             raise ValueError("this model is guidance-distilled and has no unconditional pass for a negative prompt "
-                             "to replace; drop --negative-prompt, or use the model it was distilled from")
+                             "to replace; drop --negative-prompt, or use the model it was distilled from (for the "
+                             "bundled fast model: --model full)")
         as_list = [prompt] if isinstance(prompt, str) else prompt
         labels = [label] if isinstance(label, (str, int)) else label
         cond = pipe.encode(as_list, labels, num)

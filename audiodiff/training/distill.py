@@ -170,10 +170,14 @@ class GuidanceDistillModule(DiffusionModule):
         return self.student_loss(batch, keep, scale, x, sigma, target_x0, network)
 
 
+HALVING_SCHEDULES = ("karras", "cosine")  # schedules whose 2 M - 1 levels hold their M levels
+
+
 def teacher_steps(steps: int) -> int:
     """The teacher's step count for a student of ``steps`` steps: ``2 steps - 1``, whose schedule's
-    every other sigma is the student's (each schedule of :mod:`audiodiff.schedules` spaces its
-    ``steps`` non-zero sigmas evenly in some transform of sigma), so 25 -> 13 -> 7 -> 4."""
+    every other sigma is the student's (the schedules of :data:`HALVING_SCHEDULES` space their
+    ``steps`` non-zero sigmas evenly in some transform of sigma, from ``sigma_max`` to
+    ``sigma_min``), so 25 -> 13 -> 7 -> 4."""
     if steps < 2:
         raise ValueError(f"a progressively distilled student takes at least 2 steps, got {steps}")
     return 2 * steps - 1
@@ -232,6 +236,9 @@ class ProgressiveDistillModule(GuidanceDistillModule):
     def schedules(self, device: torch.device) -> tuple[Tensor, Tensor]:
         """The student's ``[steps + 1]`` and the teacher's ``[2 steps]`` sigmas (float64)."""
         config, steps = self.diffusion_config, self.hparams.steps
+        if config.schedule not in HALVING_SCHEDULES:
+            raise ValueError(f"progressive distillation halves the {' or '.join(HALVING_SCHEDULES)} schedule, not "
+                             f"{config.schedule!r} (its levels do not nest); set diffusion.schedule")
         student = schedules.get_sigmas(config.schedule, steps, config.sigma_min, config.sigma_max)
         teacher = schedules.get_sigmas(config.schedule, teacher_steps(steps), config.sigma_min, config.sigma_max)
         return student.to(device), teacher.to(device)

@@ -260,7 +260,8 @@ def test_bad_recipe_field_is_one_clear_error(class_cache: Path, tmp_path: Path) 
 @pytest.mark.parametrize("recipe", sorted(p.name for p in (REPO / "recipes").glob("*.yaml") if "vocoder" not in p.name))
 def test_every_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        command = {"distill-guidance.yaml": "distill", "distill-steps.yaml": "distill-steps"}.get(recipe, "train")
+        command = {"distill-guidance.yaml": "distill", "distill-steps.yaml": "distill-steps",
+                   "distill-fast.yaml": "distill-fast"}.get(recipe, "train")
         main([command, "fit", "--config", str(REPO / "recipes" / recipe), "--print_config"])
     assert exit_info.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)

@@ -165,7 +165,7 @@ def test_a_distilled_teacher_and_a_bad_range_are_refused(teacher: Path, text_cac
 # ---------------------------------------------------------------- progressive distillation
 
 
-@pytest.mark.parametrize("schedule", sorted(schedules.SCHEDULES))
+@pytest.mark.parametrize("schedule", sorted(set(schedules.SCHEDULES) - {"karras_open"}))
 @pytest.mark.parametrize("steps", [2, 4, 7, 13])
 def test_every_other_sigma_of_the_teachers_schedule_is_the_students(schedule: str, steps: int) -> None:
     student = schedules.get_sigmas(schedule, steps)

@@ -13,6 +13,7 @@ from safetensors.torch import load_file
 
 from audiodiff import samplers, schedules
 from audiodiff.formats import ModelFormatError
+from audiodiff.operations import extend, generate_long, inpaint, interpolate, vary
 from audiodiff.pipeline import Pipeline
 from audiodiff.training.checkpoint import export_checkpoint
 from audiodiff.training.distill import euler_step
@@ -125,6 +126,14 @@ def test_distillation_learns_the_teachers_trajectories_and_exports_an_adapter(
     pipe.denoiser.network.register_forward_hook(lambda _m, args, _o, seen=rows: seen.append(args[0].shape[0]))
     sound = pipe("a deep kick drum thump", seed=0)
     assert rows == [1, 1] and torch.isfinite(sound.audio).all()
+    audio, prompt = sound.audio[0], "a deep kick drum thump"
+    rows.clear()
+    varied = vary(pipe, audio, strength=0.5, prompt=prompt, seed=1)
+    assert rows == [1] and varied.audio.shape == sound.audio.shape  # the last round(0.5 * 2) = 1 step
+    edits = [inpaint(pipe, audio, [(0.1, 0.3)], prompt=prompt, seed=1),
+             extend(pipe, audio, 0.25, prompt=prompt, seed=1), generate_long(pipe, 0.5, prompt, seed=1, loop=True),
+             interpolate(pipe, prompt, "a snare", seed_a=1, num=3)]
+    assert all(torch.isfinite(out.audio).all() and out.settings["steps"] == 2 for out in edits)
     assert Pipeline.from_pretrained(teacher, vocoder="griffinlim").config.defaults.steps == SAMPLING.steps
 
     moved = tmp_path / "elsewhere" / "fast"
