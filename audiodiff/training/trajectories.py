@@ -140,6 +140,7 @@ class TrajectoryDataModule(AudioDataModule):
         d = self.teacher_config.diffusion
         sigmas = schedules.karras_sigmas(TEACHER_STEPS, d.sigma_min, d.sigma_max)
         levels = student_levels(self.hparams.steps)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         teacher, made, index, epoch = None, 0, 0, 0
         while made < count:
             for keys in self.plan(split, epoch):
@@ -147,8 +148,8 @@ class TrajectoryDataModule(AudioDataModule):
                     break
                 file = folder / f"{index:05d}.safetensors"
                 if not file.is_file():
-                    teacher = teacher or load_teacher(self.hparams.teacher, d, accepts_distilled=False)
-                    batch = next(iter(DataLoader(dataset, batch_sampler=[keys])))
+                    teacher = teacher or load_teacher(self.hparams.teacher, d, accepts_distilled=False).to(device)
+                    batch = {k: v.to(device) for k, v in next(iter(DataLoader(dataset, batch_sampler=[keys]))).items()}
                     write_chunk(file, trajectories(teacher, batch, sigmas, levels, self.hparams.guidance_range,
                                                    seed=self.hparams.seed * 100_003 + index * 2 + (split == "val")))
                 made += rows_in(file)
@@ -172,17 +173,17 @@ class TrajectoryDataModule(AudioDataModule):
 
 def trajectories(teacher, batch: dict[str, Tensor], sigmas: Tensor, levels: list[int],
                  guidance_range: tuple[float, float], *, seed: int) -> dict[str, Tensor]:
-    """One chunk: the teacher's trajectories (:func:`record`, ``states [n, len(levels) + 1, n_mels,
-    frames]``) for a cached ``batch``'s conditions, its guidance scales ``scale [n]`` and the
-    conditions themselves."""
-    n, generator = batch["mel"].shape[0], torch.Generator().manual_seed(seed)
+    """One chunk, on the CPU: the teacher's trajectories (:func:`record`, ``states [n, len(levels) + 1,
+    n_mels, frames]``) for a cached ``batch``'s conditions (on the teacher's device), its guidance
+    scales ``scale [n]`` and the conditions themselves."""
+    n, generator, device = batch["mel"].shape[0], torch.Generator().manual_seed(seed), batch["mel"].device
     low, high = guidance_range
     scale = low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
-    noise = torch.randn(batch["mel"].shape, generator=generator) * sigmas[0]
+    noise = torch.randn(batch["mel"].shape, generator=generator) * sigmas[0]  # drawn on the CPU: any device agrees
     with torch.inference_mode():
-        fn = guided_teacher(teacher, batch, torch.ones(n, dtype=torch.bool), scale.float())
-        states = record(fn, noise, sigmas, levels)
-    return {"states": states, "scale": scale.float(), **{k: batch[k] for k in KEYS}}
+        fn = guided_teacher(teacher, batch, torch.ones(n, dtype=torch.bool, device=device), scale.float().to(device))
+        states = record(fn, noise.to(device), sigmas, levels)
+    return {"states": states.cpu(), "scale": scale.float(), **{k: batch[k].cpu() for k in KEYS}}
 
 
 def write_chunk(file: Path, chunk: dict[str, Tensor]) -> None:
