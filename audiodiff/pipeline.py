@@ -258,7 +258,8 @@ def read_model(path: Path) -> tuple[PipelineConfig, dict[str, dict[str, Tensor]]
     model either way (its config without ``base``).
     """
     if not path.is_dir():
-        raise _fail(path, "it is a file, not a model folder" if path.exists() else "no such folder")
+        raise _fail(path, "it is a file, not a model folder" if path.exists() else
+                    f"no such folder (bundled models by name: {', '.join(BUNDLED_MODELS)})")
     config = PipelineConfig.load(path / CONFIG)
     state = read_safetensors(path / WEIGHTS, lambda why: _fail(path, why))
     parts = {name: {k[len(name) + 1:]: v for k, v in state.items() if k.startswith(name + ".")}
