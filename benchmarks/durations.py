@@ -1,6 +1,6 @@
 """How a model fits a sound into the duration asked for: level at the end and share of silence.
 
-Usage: python benchmarks/durations.py [--models audiodiff/pretrained/default runs/general-1d/pipeline]
+Usage: python benchmarks/durations.py [--models fast full]
        [--durations 0.25 1 3] [--seed 0] [--threads 1]
 
 For each prompt and duration: the output's length in samples (it must be the duration exactly),
@@ -29,7 +29,7 @@ def profile(audio: torch.Tensor, frame: int) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["audiodiff/pretrained/default", "runs/general-1d/pipeline"])
+    parser.add_argument("--models", nargs="+", default=["fast", "full"])
     parser.add_argument("--durations", type=float, nargs="+", default=[0.25, 1.0, 3.0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
