@@ -98,7 +98,7 @@ def karras_open_sigmas(steps: int, sigma_min: float = SIGMA_MIN, sigma_max: floa
     spent at ``sigma_min``, where an estimate barely changes the sound. The schedule of a few-step
     student (:mod:`audiodiff.training.trajectories`); its sigmas are levels of the teacher's
     ``25``-step Karras schedule whenever ``steps`` divides 24."""
-    return _finish(karras_sigmas(steps + 1, sigma_min, sigma_max)[:steps].double())
+    return _finish(karras_sigmas(steps + 1, sigma_min, sigma_max)[:steps])
 
 
 ScheduleFn = Callable[[int, float, float], Tensor]

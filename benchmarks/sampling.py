@@ -85,11 +85,11 @@ def bench_bundled(name: str, args: argparse.Namespace) -> dict:
     from audiodiff.pipeline import BUNDLED_MODELS, Pipeline
 
     pipe = Pipeline.from_pretrained(BUNDLED_MODELS[name])
-    rows: list[int] = []
-    pipe.denoiser.network.register_forward_hook(lambda _m, a, _o: rows.append(a[0].shape[0]))
+    calls: list[int] = []  # rows of each network call of one generation (the warm-up)
+    hook = pipe.denoiser.network.register_forward_hook(lambda _m, a, _o: calls.append(a[0].shape[0]))
     with torch.inference_mode():
         pipe(prompt=PROMPT, seed=0, duration=args.seconds)
-        calls, rows[:] = list(rows), []
+        hook.remove()
         total = best_of(args.repeats, lambda: pipe(prompt=PROMPT, seed=0, duration=args.seconds))
     d = pipe.config.defaults
     return {"seconds": total, "rtf": total / args.seconds, "sampler": d.sampler, "steps": d.steps,

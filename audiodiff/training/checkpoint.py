@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import warnings
 from pathlib import Path
 from typing import Any
@@ -44,15 +43,15 @@ def load_checkpoint(path: str | os.PathLike, map_location: Any = "cpu") -> dict[
         with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as err:
-        raise ValueError(f"{path} is not a checkpoint audiodiff can load safely: it holds objects other than "
-                         f"tensors and plain values (which could run code when loaded), or is no checkpoint; {fix}"
-                         ) from err
     except EOFError as err:
         raise ValueError(f"{path} is empty or cut short; {fix}") from err
     except OSError:  # the file system's own one line, naming the file
         raise
     except Exception as err:  # the unpickler fails on arbitrary bytes in many ways (IndexError, ...)
+        if type(err).__name__ == "UnpicklingError":  # what the weights-only unpickler refuses
+            raise ValueError(f"{path} is not a checkpoint audiodiff can load safely: it holds objects other than "
+                             f"tensors and plain values (which could run code when loaded), or is no checkpoint; "
+                             f"{fix}") from err
         reason = (str(err).strip().splitlines() or [type(err).__name__])[0].split(". ")[0]
         raise ValueError(f"{path} is not an audiodiff training checkpoint ({type(err).__name__}: {reason}); {fix}"
                          ) from err
@@ -68,10 +67,8 @@ def export_checkpoint(ckpt_path: str | os.PathLike, out: str | os.PathLike, *, o
     from audiodiff.training.vocoder_module import VocoderModule
 
     ckpt = load_checkpoint(ckpt_path)
-    kinds = (DiffusionModule, VocoderModule)
+    kinds = (FewStepDistillModule, DiffusionModule, VocoderModule)
     kind = next((k for k in kinds if k.CONFIG_KEY in ckpt), None)
-    if kind is DiffusionModule and "adapter_rank" in (ckpt.get("hyper_parameters") or {}):
-        kind = FewStepDistillModule  # its network holds low-rank adapters
     if kind is None:
         raise ValueError(f"{ckpt_path} is not an audiodiff training checkpoint (it has none of "
                          f"{', '.join(k.CONFIG_KEY for k in kinds)})")

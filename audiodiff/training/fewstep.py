@@ -12,7 +12,6 @@ which stays usable as it was.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,7 +22,7 @@ from audiodiff.config import PipelineConfig
 from audiodiff.denoiser import Denoiser
 from audiodiff.models.config import build_unet
 from audiodiff.models.lowrank import adapter_factors, add_adapters, merged_state
-from audiodiff.pipeline import CONFIG, AdaptedPipeline
+from audiodiff.pipeline import AdaptedPipeline
 from audiodiff.training.distill import GuidanceDistillModule
 from audiodiff.training.trajectories import TrajectoryDataModule
 from audiodiff.vocoders import load_vocoder
@@ -53,6 +52,8 @@ class FewStepDistillModule(GuidanceDistillModule):
             (``cond_dropout`` is unused: every trajectory is conditional).
     """
 
+    CONFIG_KEY = "adapter_pipeline_config"  # its checkpoints hold adapters: exported by this class
+
     def __init__(self, *args, adapter_rank: int = 32, **kwargs) -> None:
         if adapter_rank < 1:
             raise ValueError(f"adapter_rank must be >= 1, got {adapter_rank}")
@@ -65,10 +66,11 @@ class FewStepDistillModule(GuidanceDistillModule):
         if not isinstance(data, TrajectoryDataModule):
             raise ValueError("few-step distillation trains on teacher trajectories: use TrajectoryDataModule data")
         super().setup(stage)
-        self.attach(data.student_sigmas())
+        self.attach(data.student_sigmas(), data.teacher_config.vocoder)
 
-    def attach(self, sigmas: Tensor) -> None:
-        """Add the adapters (once) and make the exported config sample ``ddim`` on ``sigmas``'s schedule."""
+    def attach(self, sigmas: Tensor, vocoder: str) -> None:
+        """Add the adapters (once) and make the exported config sample ``ddim`` on ``sigmas``'s
+        schedule and play through ``vocoder`` (the teacher's)."""
         if self.sigmas is not None:
             return
         self.sigmas = sigmas
@@ -80,14 +82,9 @@ class FewStepDistillModule(GuidanceDistillModule):
         self.conditioner.guidance.requires_grad_(True)
         config = self.pipeline_config
         self.pipeline_config = dataclasses.replace(
-            config, vocoder=self.teacher_config.vocoder,
+            config, vocoder=vocoder,
             diffusion=dataclasses.replace(config.diffusion, schedule="karras_open"),
             defaults=dataclasses.replace(config.defaults, sampler="ddim", steps=len(sigmas) - 1))
-
-    @property
-    def teacher_config(self) -> PipelineConfig:
-        """The teacher's config (read from its folder; the teacher itself is not loaded)."""
-        return PipelineConfig.load(Path(self.hparams.teacher) / CONFIG)
 
     def model_step(self, batch: dict[str, Tensor], generator: torch.Generator, network: torch.nn.Module) -> Tensor:
         """The student's step from a random level of each trajectory against where the teacher went."""
@@ -133,6 +130,6 @@ class FewStepDistillModule(GuidanceDistillModule):
                      sampling=config.defaults)
         module.configure_from_data(config.mel, config.conditioner)
         module.attach(schedules.karras_open_sigmas(config.defaults.steps, config.diffusion.sigma_min,
-                                                   config.diffusion.sigma_max))
+                                                   config.diffusion.sigma_max), config.vocoder)
         module.load_state_dict(checkpoint["state_dict"])
         return module.exportable()

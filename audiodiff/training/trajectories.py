@@ -16,6 +16,7 @@ and serves each file as one batch.
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import torch
@@ -29,7 +30,7 @@ from audiodiff.config import PipelineConfig
 from audiodiff.data.datamodule import AudioDataModule
 from audiodiff.data.durations import DurationBatchSampler
 from audiodiff.fileio import atomic_path
-from audiodiff.pipeline import CONFIG
+from audiodiff.pipeline import CONFIG, Pipeline
 from audiodiff.training.distill import guided_teacher, load_teacher
 
 TEACHER_STEPS = 25
@@ -106,8 +107,9 @@ class TrajectoryDataModule(AudioDataModule):
         self.save_hyperparameters("teacher", "trajectories", "steps", "train_trajectories", "val_trajectories",
                                   "guidance_range")
 
-    @property
+    @cached_property
     def teacher_config(self) -> PipelineConfig:
+        """The teacher's config (read once from its folder; the teacher itself loads when needed)."""
         return PipelineConfig.load(Path(self.hparams.teacher) / CONFIG)
 
     def student_sigmas(self) -> Tensor:
@@ -171,7 +173,7 @@ class TrajectoryDataModule(AudioDataModule):
         return DataLoader(Chunks(self.files("val")), batch_size=None)
 
 
-def trajectories(teacher, batch: dict[str, Tensor], sigmas: Tensor, levels: list[int],
+def trajectories(teacher: Pipeline, batch: dict[str, Tensor], sigmas: Tensor, levels: list[int],
                  guidance_range: tuple[float, float], *, seed: int) -> dict[str, Tensor]:
     """One chunk, on the CPU: the teacher's trajectories (:func:`record`, ``states [n, len(levels) + 1,
     n_mels, frames]``) for a cached ``batch``'s conditions (on the teacher's device), its guidance

@@ -11,10 +11,9 @@ set -euo pipefail
 # shellcheck source=recipes/gpu/setup.sh
 source "$(dirname "$0")/setup.sh"
 root=runs/gpu-fast
-limit=$("$python" -c "import sys; s = round(float(sys.argv[1]) * 60); print(f'{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}')" "${MINUTES:-5}")
 "$python" -m audiodiff.cli distill-fast fit --config recipes/distill-fast.yaml --data.cache "${CACHE:-cache/distill-pack}" \
   --data.trajectories "$root/trajectories" --data.train_trajectories "${TRAJECTORIES:-20000}" \
-  --data.batch_size "${BATCH:-96}" --trainer.max_steps 100000 --trainer.max_time "00:$limit" \
+  --data.batch_size "${BATCH:-96}" --trainer.max_steps 100000 --trainer.max_time "00:$(hms "${MINUTES:-5}")" \
   --trainer.val_check_interval 500 --trainer.default_root_dir "$root" \
   --trainer.callbacks.init_args.dtype float16 --trainer.callbacks.init_args.out "$OUT/fast" "$@" 2>&1 | tee -a "$OUT/train.log"
 "$python" - "$OUT/fast/config.json" <<'PY'
@@ -23,5 +22,4 @@ config = json.load(open(sys.argv[1]))
 config["base"] = "../default"  # where it goes: audiodiff/pretrained/fast
 json.dump(config, open(sys.argv[1], "w"), indent=2)
 PY
-mkdir -p "$OUT/logs"
-tar -C "$root" --exclude='*.ckpt' -cf - logs | tar -C "$OUT/logs" -xf -
+copy_logs "$root" "$OUT/logs"

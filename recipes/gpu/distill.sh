@@ -13,7 +13,6 @@ read -r -a minutes <<< "${STAGE_MINUTES:-2.5 2 2 2}"
 read -r -a rounds <<< "${ROUNDS:-13 7 4}"
 cache=${CACHE:-cache/distill-pack}
 root=runs/gpu-distill
-hms() { "$python" -c "import sys; s = round(float(sys.argv[1]) * 60); print(f'{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}')" "$1"; }
 stage() {  # stage NAME COMMAND RECIPE MINUTES ARGS...: one run, exported to $OUT/NAME
   local name=$1 command=$2 recipe=$3 limit=$4
   shift 4
@@ -23,8 +22,7 @@ stage() {  # stage NAME COMMAND RECIPE MINUTES ARGS...: one run, exported to $OU
     --trainer.max_time "00:$(hms "$limit")" --trainer.val_check_interval 1000000 \
     --trainer.default_root_dir "$root/$name" --trainer.callbacks.init_args.dtype float16 \
     --trainer.callbacks.init_args.out "$OUT/$name" "$@" 2>&1 | tee -a "$OUT/train.log"
-  mkdir -p "$OUT/logs/$name"
-  tar -C "$root/$name" --exclude='*.ckpt' -cf - logs | tar -C "$OUT/logs/$name" -xf -
+  copy_logs "$root/$name" "$OUT/logs/$name"
 }
 stage guidance distill recipes/distill-guidance.yaml "${minutes[0]}" "$@"
 teacher="$OUT/guidance"

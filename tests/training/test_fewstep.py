@@ -99,7 +99,7 @@ def test_distillation_learns_the_teachers_trajectories_and_exports_an_adapter(
     untrained = student(teacher)
     untrained.configure_from_data(trajectories.mel_config, trajectories.conditioner_config)
     untrained.init_weights_from(teacher)
-    untrained.attach(trajectories.student_sigmas())
+    untrained.attach(trajectories.student_sigmas(), trajectories.teacher_config.vocoder)
     assert rollout(module, batch) < 0.7 * rollout(untrained, batch)
 
     out = module.exportable().save_pretrained(tmp_path / "fast")
