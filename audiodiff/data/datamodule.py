@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import lightning
@@ -41,15 +41,20 @@ class MelDataset(Dataset[dict[str, Tensor]]):
     is then :func:`canvas_frames` of it). Text caches add ``pooled`` float32 ``[dim]``,
     ``tokens`` float32 ``[max_tokens, dim]``, ``token_mask`` bool ``[max_tokens]`` and
     ``pitch`` float32 (the MIDI note the caption names, NaN when it names none).
+
+    ``repeat`` maps a source-path prefix (``"sfx/"``: the clips under that folder of the dataset)
+    to how many times its clips appear per epoch (:func:`repeated_rows`); each appearance draws its
+    own caption.
     """
 
-    def __init__(self, cache: Cache, split: Literal["train", "val"], *, seed: int = 0) -> None:
+    def __init__(self, cache: Cache, split: Literal["train", "val"], *, seed: int = 0,
+                 repeat: Mapping[str, int] | None = None) -> None:
         if split not in SPLITS:
             raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
         self.cache, self.split, self.seed, self.epoch = cache, split, seed, 0
-        self.rows = [i for i, item in enumerate(cache.items) if item.split == split]
+        self.rows = repeated_rows(cache, split, repeat or {})
         self.caption_pitch = prompt_pitches(cache.captions) if cache.text_pooled is not None else None
 
     def set_epoch(self, epoch: int) -> None:
@@ -96,6 +101,28 @@ class MelDataset(Dataset[dict[str, Tensor]]):
                 self.cache.text_lengths[caption])
             item["pitch"] = self.caption_pitch[caption]
         return item
+
+
+def repeated_rows(cache: Cache, split: str, repeat: Mapping[str, int]) -> list[int]:
+    """The cache rows of ``split``, each repeated by the count of the longest ``repeat`` prefix of
+    its source path (1 when none matches); :class:`ValueError` for a count below 1 or a prefix
+    that matches no clip of the split (a misspelt folder would otherwise do nothing)."""
+    bad = {prefix: count for prefix, count in repeat.items() if not isinstance(count, int) or count < 1}
+    if bad:
+        raise ValueError(f"repeat counts must be whole numbers >= 1, got {bad}")
+    rows, used = [], set()
+    for i, item in enumerate(cache.items):
+        if item.split != split:
+            continue
+        matches = [prefix for prefix in repeat if item.source.startswith(prefix)]
+        prefix = max(matches, key=len, default=None)
+        used.add(prefix)
+        rows += [i] * (repeat[prefix] if prefix is not None else 1)
+    unused = sorted(set(repeat) - used)
+    if unused:
+        raise ValueError(f"repeat prefixes {unused} match no {split} clip of {cache.path} (sources look "
+                         f"like {cache.items[0].source!r}); give folder prefixes of the dataset")
+    return rows
 
 
 class EpochSampler(DistributedSampler):
@@ -197,12 +224,16 @@ class AudioDataModule(lightning.LightningDataModule):
             length, shorter canvases get proportionally more clips; see
             :mod:`audiodiff.data.durations`) for a duration-conditioned model. ``None``: every clip
             at the cache's length.
+        repeat: ``{source prefix: count}``: train clips whose source path (relative to the dataset
+            folder) starts with the prefix appear ``count`` times per epoch, to give a small part
+            of a merged dataset more weight (``{"sfx/": 3}``). Validation is not repeated.
     """
 
     def __init__(
         self, cache: str, root: str | None = None, seconds: float = 2.0, mel: MelConfig = DEFAULT_MEL,
         conditioning: Literal["auto", "text", "class"] = "auto", batch_size: int = 16, num_workers: int = 0,
         seed: int = 0, val_batches: int = 2, durations: tuple[float, float] | None = None,
+        repeat: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         if batch_size < 1 or num_workers < 0 or val_batches < 0 or seed < 0:
@@ -229,7 +260,8 @@ class AudioDataModule(lightning.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         if self._cache is None:
             self._cache = open_cache(self.hparams.cache)
-            self.train_set = MelDataset(self._cache, "train", seed=self.hparams.seed)
+            self.train_set = MelDataset(self._cache, "train", seed=self.hparams.seed,
+                                        repeat=self.hparams.repeat)
             self.val_set = MelDataset(self._cache, "val", seed=self.hparams.seed)
 
     @property

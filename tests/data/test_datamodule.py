@@ -235,3 +235,29 @@ def test_datamodule_builds_its_cache_from_a_dataset_folder(tmp_path: Path) -> No
     assert module.mel_config == MEL and module.labels == ["hat", "kick", "tone"]
     assert module.conditioner_config.kind == "class"
     assert len(module.train_set) + len(module.val_set) == 9
+
+
+def test_repeat_weights_train_clips_by_source_prefix(cache_dir: Path) -> None:
+    cache = open_cache(cache_dir)
+    plain = MelDataset(cache, "train").rows
+    dataset = MelDataset(cache, "train", repeat={"0": 3, "01": 2})  # 00-09 x3, longest prefix 01 x2
+    counts = {row: dataset.rows.count(row) for row in plain}
+    expected = {row: 2 if cache.items[row].source.startswith("01") else
+                3 if cache.items[row].source.startswith("0") else 1 for row in plain}
+    assert counts == expected and len(dataset) == sum(expected.values()) == 2 + 9 * 3 + 2
+    captions = {dataset.caption_index(i) for i, row in enumerate(dataset.rows) if row == dataset.rows[0]}
+    assert len(captions) > 1  # 00 has three captions: its copies draw them independently
+
+
+def test_repeat_rejects_prefixes_that_match_nothing_and_bad_counts(cache_dir: Path) -> None:
+    cache = open_cache(cache_dir)
+    with pytest.raises(ValueError, match=r"\['sfx/'\] match no train clip"):
+        MelDataset(cache, "train", repeat={"sfx/": 2})
+    with pytest.raises(ValueError, match="whole numbers >= 1"):
+        MelDataset(cache, "train", repeat={"0": 0})
+
+
+def test_datamodule_repeats_train_but_not_val(cache_dir: Path) -> None:
+    module = AudioDataModule(str(cache_dir), batch_size=2, repeat={"1": 2})
+    module.setup()
+    assert len(module.train_set) == 12 + 2 and len(module.val_set) == 3  # 10 and 11 twice
