@@ -18,7 +18,7 @@ from audiodiff.conditioning_types import Conditioning
 from audiodiff.config import PipelineConfig, SamplingDefaults
 from audiodiff.denoiser import Denoiser, DiffusionConfig
 from audiodiff.models.config import UNetConfig, build_unet
-from audiodiff.pipeline import Pipeline, read_model
+from audiodiff.pipeline import CONFIG, Pipeline, read_model
 from audiodiff.spectrogram import MelConfig, check_mel_config
 from audiodiff.training.base import SavedWeights, TrainingModule, submodule_state
 from audiodiff.training.ema import ema_copy
@@ -124,6 +124,14 @@ class DiffusionModule(TrainingModule):
                             "use its unet, pitch_conditioning and duration_conditioning settings (its "
                             "config.json) in the recipe")
 
+    def init_weights_from(self, path: Path) -> list[str]:
+        """Start from the model folder ``path`` and play through its vocoder (a fine-tune of the
+        bundled model keeps the neural vocoder it was trained to sound through)."""
+        missing = super().init_weights_from(path)
+        vocoder = PipelineConfig.load(path / CONFIG).vocoder
+        self.pipeline_config = dataclasses.replace(self.pipeline_config, vocoder=vocoder)
+        return missing
+
     def exportable(self) -> Pipeline:
         """A Pipeline that shares the module's EMA network and conditioner (no copies)."""
         config = self.pipeline_config
@@ -172,7 +180,8 @@ class DiffusionModule(TrainingModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         saved = PipelineConfig.from_dict(checkpoint[self.CONFIG_KEY])
-        if self.pipeline_config is not None and saved != self.pipeline_config:
+        if self.pipeline_config is not None and saved != dataclasses.replace(self.pipeline_config,
+                                                                             vocoder=saved.vocoder):
             raise ValueError("the checkpoint was made with another model or data config; "
                              "resume with the recipe and cache it was trained with")
         self.configure_from_data(saved.mel, saved.conditioner)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -144,10 +145,13 @@ def test_init_from_starts_fine_tuning_from_a_saved_model(class_cache: Path, tmp_
     fit(class_cache, tmp_path / "a", 4)
     main(["export", str(tmp_path / "a" / "ckpt" / "last.ckpt"), "--out", str(tmp_path / "model")])
     source = Pipeline.from_pretrained(tmp_path / "model").state_dict()
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    (tmp_path / "model" / "config.json").write_text(json.dumps({**config, "vocoder": "griffinlim:7"}))
 
     start = WeightsAtStart()
-    _, trainer = fit(class_cache, tmp_path / "b", 2, callbacks=[start], init_from=str(tmp_path / "model"))
+    tuned, trainer = fit(class_cache, tmp_path / "b", 2, callbacks=[start], init_from=str(tmp_path / "model"))
     assert trainer.global_step == 2
+    assert tuned.pipeline_config.vocoder == "griffinlim:7"  # the fine-tune plays through its base's vocoder
     for name, value in source.items():
         part, key = name.split(".", 1)
         prefixes = ("denoiser.network.", "ema.") if part == "unet" else ("conditioner.",)
@@ -257,12 +261,17 @@ def test_bad_recipe_field_is_one_clear_error(class_cache: Path, tmp_path: Path) 
     assert done.returncode == 2 and "bogus" in done.stderr and "Traceback" not in done.stderr
 
 
+OVERLAYS = {"general-1d-effects.yaml": "general-1d.yaml"}  # recipe -> the recipe it is given on top of
+
+
 @pytest.mark.parametrize("recipe", sorted(p.name for p in (REPO / "recipes").glob("*.yaml") if "vocoder" not in p.name))
 def test_every_recipe_parses(recipe: str, capsys: pytest.CaptureFixture[str]) -> None:
+    configs = [name for name in (OVERLAYS.get(recipe), recipe) if name]
     with pytest.raises(SystemExit) as exit_info:
         command = {"distill-guidance.yaml": "distill", "distill-steps.yaml": "distill-steps",
                    "distill-fast.yaml": "distill-fast"}.get(recipe, "train")
-        main([command, "fit", "--config", str(REPO / "recipes" / recipe), "--print_config"])
+        main([command, "fit", *(arg for name in configs for arg in ("--config", str(REPO / "recipes" / name))),
+              "--print_config"])
     assert exit_info.value.code in (0, None)
     printed = yaml.safe_load(capsys.readouterr().out)
     assert printed["model"]["unet"]["kind"] in ("1d", "2d") and printed["data"]["cache"]
